@@ -1,0 +1,5 @@
+"""``python -m octavius``."""
+
+from octavius.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The adapter layer: expert banks and routers around frozen linears, injected by rules."""

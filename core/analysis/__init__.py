@@ -1,0 +1,1 @@
+"""Analysis: routing maps, task-interference scores, t-SNE, result tables."""

@@ -1,0 +1,87 @@
+"""``python -m octavius``: list registered components and print resolved configs."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _first_doc_line(obj: object) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every registered component, its origin and the first line of its docstring."""
+    from octavius import registry
+    from octavius.plugin_manager import component_origin, plugin_failures
+
+    registry.import_all_builtins()
+    if args.registry:
+        wanted = {args.registry: registry.find_registry(args.registry)}
+        names = [p for p, r in registry.ALL_REGISTRIES.items() if r is wanted[args.registry]]
+        selected = {names[0]: wanted[args.registry]}
+    else:
+        selected = dict(registry.ALL_REGISTRIES)
+    console = Console(width=args.width, soft_wrap=False)
+    for public, reg in selected.items():
+        own = sorted(reg.module_dict.items())
+        if not own and not args.registry:
+            continue
+        table = Table(title=f"{public} ({reg.name}, scope {reg.scope})", title_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("origin")
+        table.add_column("description", overflow="fold")
+        for name, obj in own:
+            table.add_row(name, component_origin(public, name, obj), _first_doc_line(obj))
+        console.print(table)
+    for failure in plugin_failures():
+        console.print(
+            f"[red]plugin {failure.distribution} ({failure.entry_point}) failed to load:[/red] "
+            f"{failure.error}"
+        )
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the fully resolved config after inheritance and ``--cfg-options``."""
+    from octavius.config import load_config
+
+    cfg = load_config(args.config, args.cfg_options)
+    print(cfg.pretty_text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m octavius``."""
+    from mmengine.config import DictAction
+
+    parser = argparse.ArgumentParser(prog="python -m octavius", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="registered components and where they come from")
+    p_list.add_argument("registry", nargs="?", help="one registry, e.g. ROUTERS or router")
+    p_list.add_argument("--width", type=int, default=160, help="table width in characters")
+    p_list.set_defaults(func=cmd_list)
+    p_cfg = sub.add_parser("config", help="print the resolved config")
+    p_cfg.add_argument("config", help="config file")
+    p_cfg.add_argument("--cfg-options", nargs="+", action=DictAction, help="key=value overrides")
+    p_cfg.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse arguments, run the sub-command, turn known errors into messages."""
+    from octavius.config import ConfigKeyError
+    from octavius.registry import UnknownComponentError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UnknownComponentError, ConfigKeyError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

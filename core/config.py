@@ -1,0 +1,125 @@
+"""Loading configs and checking their top-level keys.
+
+Configs are mmengine Python configs composed by inheritance. mmengine accepts any top-level key,
+so a misspelled ``train_dataloder`` would be ignored and the run would silently use a default. Here
+every top-level key is checked against the keys the tools read: a key close to an accepted one is
+an error that names both; any other unknown key is reported as a config variable (configs use
+top-level variables such as ``llm_path`` to share values between sections).
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from mmengine.config import Config, DictAction
+
+from octavius.plugin_manager import plugin_config_keys
+
+#: Keys mmengine's Runner reads (``Runner.from_cfg``) plus the ones Octavius's tools read.
+RUNNER_KEYS = frozenset(
+    {
+        "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader",
+        "train_cfg", "val_cfg", "test_cfg", "auto_scale_lr", "optim_wrapper", "param_scheduler",
+        "val_evaluator", "test_evaluator", "default_hooks", "custom_hooks", "data_preprocessor",
+        "load_from", "resume", "launcher", "env_cfg", "log_processor", "log_level", "visualizer",
+        "default_scope", "randomness", "experiment_name", "cfg", "strategy", "model_wrapper_cfg",
+        "compile", "runner_type", "filename", "text", "pretty_text",
+    }
+)
+OCTAVIUS_KEYS = frozenset(
+    {
+        "stage1_checkpoint",  # weights a stage-2 run starts from (two-stage recipes)
+        "trainable_keys",  # extra parameter-name patterns to train
+        "benchmark",  # settings read by tools/benchmark.py
+        "analysis",  # settings read by tools/analysis/*
+        "quickstart",  # assets the embedded quickstart prepares before training
+        "export",  # settings read by the export tool
+        "config_variables",  # names of top-level variables, declared to silence the report
+    }
+)
+
+
+class ConfigKeyError(KeyError):
+    """A top-level config key that looks like a misspelled accepted key."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownConfigKeyWarning(UserWarning):
+    """A top-level config key no tool reads (kept as a config variable)."""
+
+
+def accepted_keys(extra: Iterable[str] = ()) -> set[str]:
+    """Top-level keys the tools read, with those of the loaded plugins."""
+    return set(RUNNER_KEYS) | set(OCTAVIUS_KEYS) | plugin_config_keys() | set(extra)
+
+
+def check_top_level_keys(cfg: Config, extra: Iterable[str] = ()) -> list[str]:
+    """Check the top-level keys of ``cfg``.
+
+    Returns:
+        The unknown keys that were kept as config variables (also reported as a warning).
+
+    Raises:
+        ConfigKeyError: for a key that is not accepted but close to one that is.
+    """
+    known = accepted_keys(extra)
+    declared = set(cfg.get("config_variables", []) or [])
+    source = getattr(cfg, "filename", None) or "<config>"
+    variables = []
+    for key in cfg.keys():
+        if key in known or key in declared or key.startswith("_"):
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+        if close:
+            raise ConfigKeyError(
+                f"{source}: unknown top-level key '{key}'; did you mean '{close[0]}'? "
+                "Accepted keys: " + ", ".join(sorted(known))
+            )
+        variables.append(key)
+    if variables:
+        warnings.warn(
+            f"{source}: top-level keys {sorted(variables)} are read by no tool and kept as config "
+            "variables; list them in `config_variables` to silence this.",
+            UnknownConfigKeyWarning,
+            stacklevel=2,
+        )
+    return variables
+
+
+def load_config(
+    path: str | Path,
+    cfg_options: dict | None = None,
+    extra_keys: Sequence[str] = (),
+) -> Config:
+    """Load a config file, apply ``--cfg-options`` overrides and check its keys.
+
+    Raises:
+        FileNotFoundError: naming the path when it does not exist.
+        ConfigKeyError: for a misspelled top-level key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.setdefault("default_scope", "octavius")
+    check_top_level_keys(cfg, extra_keys)
+    return cfg
+
+
+__all__ = [
+    "OCTAVIUS_KEYS",
+    "RUNNER_KEYS",
+    "ConfigKeyError",
+    "DictAction",
+    "UnknownConfigKeyWarning",
+    "accepted_keys",
+    "check_top_level_keys",
+    "load_config",
+]

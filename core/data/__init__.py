@@ -1,0 +1,1 @@
+"""Instruction data: datasets, conversation templates, mixtures, collation."""

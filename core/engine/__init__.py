@@ -1,0 +1,1 @@
+"""Training and evaluation machinery on mmengine: hooks, loops, checkpoints."""

@@ -1,0 +1,1 @@
+"""Metrics of the papers: detection from text, VQA, classification, captioning."""

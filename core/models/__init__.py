@@ -1,0 +1,1 @@
+"""The multimodal model: encoders, projectors and the LLM with its adapters."""

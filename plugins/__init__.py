@@ -1,0 +1,1 @@
+"""Built-in components, written as plugins: encoders, routers and experts."""
