@@ -1,0 +1,44 @@
+# Set-up and the two everyday commands. Each target creates .venv when it is missing and installs
+# torch==2.14.1 / torchvision==0.29.1 before the rest, so the CPU-usable builds on disk are taken.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.octavius-installed
+STAMP_3D := $(VENV)/.octavius-3d-installed
+PYTEST_ARGS ?=
+
+.PHONY: install install-3d quickstart test lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(STAMP_3D): $(STAMP) .ci/install_3d.sh
+	PYTHON=$(PY) bash .ci/install_3d.sh
+	touch $(STAMP_3D)
+
+install-3d: $(STAMP_3D)
+
+quickstart: install
+	$(PY) tools/train.py configs/quickstart/octavius_2d3d_tiny.py
+
+test: install install-3d
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
