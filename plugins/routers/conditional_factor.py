@@ -1,0 +1,200 @@
+"""MixLoRA's Dynamic Factor Selection: IFS routers for A and B, CFS router for B (eq. 5–8)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from octavius.adapters.base_router import BaseRouter
+from octavius.adapters.context import RoutingContext
+from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.ops import masked_mean, top_k_renormalised
+from octavius.registry import ROUTERS
+
+# Keys of ``RoutingDecision.extras`` understood by LoRAFactorPool.
+B_INDICES = "b_indices"
+B_WEIGHTS = "b_weights"
+B_PENDING = "b_pending"
+B_PROBS = "b_probs"
+B_IFS_PROBS = "b_ifs_probs"
+B_CFS_PROBS = "b_cfs_probs"
+
+
+@ROUTERS.register_module()
+class ConditionalFactorRouter(BaseRouter):
+    """Chooses ``r`` of ``E`` rank-1 factors for LoRA A and for LoRA B, once per sample.
+
+    MixLoRA's Dynamic Factor Selection (Shen et al., 2024, §4.1):
+
+    * Independent Factor Selection (eq. 5–6): ``h̄ = Avg(h)`` over the sequence of the layer
+      input, then ``g_A = top_r(softmax(W_A h̄))`` with ``W_A ∈ R^{E×d_in}``, and likewise
+      ``p^B_IFS = softmax(W^B_IFS h̄)``.
+    * Conditional Factor Selection (eq. 7): with the chosen factors ``A = [a_1 … a_r]ᵀ``,
+      ``R_CFS(A) = Σ_i softmax(A[i] · W_AB[i])``, ``W_AB ∈ R^{r×d_in×E}``.
+    * Late fusion (eq. 8): ``p^B_CFS = softmax(R_CFS(A))``, ``g_B = top_r(p^B_IFS + p^B_CFS)``.
+
+    The CFS step reads the expert bank's own weights, so it runs in the explicit second call
+    :meth:`condition` (``decision = router.condition(decision, experts)``): :meth:`forward` leaves
+    B's choice pending (``extras["b_pending"]``) and the factor pool refuses such a decision. With
+    ``use_cfs=False`` (MixLoRA Fig. 4 ablation) :meth:`forward` chooses B from ``p^B_IFS`` alone.
+
+    ``Avg(h)`` excludes padding using ``ctx.attention_mask`` when the routing context carries
+    one; without it (a bare LLM call, or no mask in the context) every token is averaged, which is
+    exact for unpadded batches only. The decision is instance-level: the layer caches it in the
+    routing context, so every decoding step of ``generate()`` reuses the prompt's choice.
+
+    Chosen factors are listed by decreasing probability; the ``i``-th factor of A is paired with
+    the ``i``-th of B (eq. 9), and ``W_AB[i]`` reads the ``i``-th chosen A factor. Weights are the
+    top-``r`` probabilities renormalised (B: of ``p^B_IFS + p^B_CFS``); they carry the gradient
+    the pool's estimator passes back (the hard ``top_r`` alone gives none).
+
+    Args:
+        in_features: ``d_in``, the layer input the IFS routers read and the length of an A factor.
+        num_experts: ``E``, the factor pool size (``experts.num_choices``).
+        rank: ``r``, factors chosen for A and for B; must equal the pool's rank.
+        use_cfs: add the Conditional Factor Selection router for B (eq. 7–8).
+    """
+
+    level: ClassVar[str] = "instance"
+    input_source: ClassVar[str] = "layer"
+
+    def __init__(
+        self, in_features: int, num_experts: int, rank: int = 4, use_cfs: bool = True
+    ) -> None:
+        super().__init__(in_features, num_experts)
+        if not (isinstance(rank, int) and 1 <= rank <= num_experts):
+            raise ValueError(
+                f"ConditionalFactorRouter: rank must be an integer in [1, num_experts="
+                f"{num_experts}], got {rank!r}; it must also equal the factor pool's rank."
+            )
+        self.rank = rank
+        self.use_cfs = bool(use_cfs)
+        self.ifs_a = nn.Linear(in_features, num_experts, bias=False)  # W_A
+        self.ifs_b = nn.Linear(in_features, num_experts, bias=False)  # W^B_IFS
+        # W_AB: one (d_in × E) map per position i of the chosen A factors.
+        self.cfs_weight = (
+            nn.Parameter(torch.empty(rank, in_features, num_experts)) if self.use_cfs else None
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """IFS as ``nn.Linear``; ``W_AB`` uniform in ``±1/√d_in``, a linear layer's fan-in bound."""
+        self.ifs_a.reset_parameters()
+        self.ifs_b.reset_parameters()
+        if self.cfs_weight is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            nn.init.uniform_(self.cfs_weight, -bound, bound)
+
+    def forward(self, x: torch.Tensor, ctx: RoutingContext | None) -> RoutingDecision:
+        """Independent factor selection for A and B (eq. 5–6; B final only without CFS).
+
+        Shapes: ``b`` batch, ``n`` tokens, ``d`` = ``d_in``, ``e`` factors, ``r`` rank.
+
+        Args:
+            x: ``(b, n, d)`` the adapted layer's input ``h``.
+            ctx: routing context; its ``attention_mask`` ``(b, n)`` excludes padding from Avg.
+
+        Returns:
+            Instance decision: ``indices``/``weights`` ``(b, r)`` for A, ``probs`` ``(b, e)``
+            ``= softmax(W_A h̄)``; ``extras`` holds B's IFS distribution and, without CFS, B's
+            choice.
+        """
+        pooled = self._pool(x, ctx).to(self.ifs_a.weight.dtype)  # (b, d)
+        probs_a = self.ifs_a(pooled).float().softmax(dim=-1)  # (b, e)
+        probs_b = self.ifs_b(pooled).float().softmax(dim=-1)  # (b, e)
+        weights_a, indices_a = top_k_renormalised(probs_a, self.rank)  # (b, r)
+        if self.use_cfs:
+            extras: dict[str, Any] = {B_PENDING: True, B_IFS_PROBS: probs_b}
+        else:
+            weights_b, indices_b = top_k_renormalised(probs_b, self.rank)
+            extras = {B_INDICES: indices_b, B_WEIGHTS: weights_b, B_PROBS: probs_b}
+        return RoutingDecision(
+            level="instance", indices=indices_a, weights=weights_a, probs=probs_a, extras=extras
+        )
+
+    def condition(self, decision: RoutingDecision, experts: nn.Module) -> RoutingDecision:
+        """Conditional factor selection and late fusion for B (eq. 7–8), reading the chosen A.
+
+        Returns a new decision with ``extras`` ``b_indices``/``b_weights`` ``(b, r)``,
+        ``b_probs`` ``(b, e)`` (the fused distribution, halved to sum to one) and
+        ``b_cfs_probs``. A decision whose B choice is already made is returned unchanged.
+        """
+        if not decision.extras.get(B_PENDING):
+            return decision
+        self._check_experts(experts)
+        factors = experts.gather_factors_a(decision.indices)  # (b, r, d)
+        probs_cfs = self.cfs_probs(factors)  # (b, e)
+        fused = decision.extras[B_IFS_PROBS] + probs_cfs  # (b, e)
+        weights_b, indices_b = top_k_renormalised(fused, self.rank)  # (b, r)
+        extras = {k: v for k, v in decision.extras.items() if k != B_PENDING}
+        extras.update(
+            {
+                B_INDICES: indices_b,
+                B_WEIGHTS: weights_b,
+                B_PROBS: fused / 2,
+                B_CFS_PROBS: probs_cfs,
+            }
+        )
+        return dataclasses.replace(decision, extras=extras)
+
+    def cfs_probs(self, factors: torch.Tensor) -> torch.Tensor:
+        """``p^B_CFS = softmax(Σ_i softmax(A[i] · W_AB[i]))`` (eq. 7 and the first line of eq. 8).
+
+        Args:
+            factors: ``(b, r, d)`` the chosen A factors of each sample, in choice order.
+
+        Returns:
+            ``(b, e)`` the CFS distribution over B's factors.
+        """
+        if self.cfs_weight is None:
+            raise RuntimeError("ConditionalFactorRouter(use_cfs=False) has no CFS router.")
+        logits = torch.einsum("brd,rde->bre", factors.to(self.cfs_weight.dtype), self.cfs_weight)
+        return logits.float().softmax(dim=-1).sum(dim=1).softmax(dim=-1)
+
+    def _pool(self, x: torch.Tensor, ctx: RoutingContext | None) -> torch.Tensor:
+        """``Avg(h)`` over the sequence, padding excluded when the context has a mask (eq. 5)."""
+        mask = None if ctx is None else ctx.attention_mask
+        if mask is None:
+            return x.mean(dim=1)
+        if mask.shape != x.shape[:2]:
+            raise ValueError(
+                f"ConditionalFactorRouter: the routing context's attention_mask has shape "
+                f"{tuple(mask.shape)} but the layer input has (b, n) = {tuple(x.shape[:2])}; "
+                "the context must describe the prompt this layer sees."
+            )
+        return masked_mean(x, mask.to(x.device), what="attention_mask")
+
+    def _check_experts(self, experts: nn.Module) -> None:
+        if not callable(getattr(experts, "gather_factors_a", None)):
+            raise TypeError(
+                "ConditionalFactorRouter conditions B's choice on the chosen A factors (MixLoRA "
+                f"eq. 7) and needs a factor pool such as LoRAFactorPool, got "
+                f"{type(experts).__name__}; set use_cfs=False or use LoRAFactorPool experts."
+            )
+        in_features = getattr(experts, "in_features", None)
+        rank = getattr(experts, "rank", None)
+        num_choices = getattr(experts, "num_choices", None)
+        if (in_features, rank, num_choices) != (self.in_features, self.rank, self.num_experts):
+            raise ValueError(
+                f"ConditionalFactorRouter(in_features={self.in_features}, rank={self.rank}, "
+                f"num_experts={self.num_experts}) does not match its factor pool "
+                f"(in_features={in_features}, rank={rank}, num_choices={num_choices}); "
+                "W_AB is r × d_in × E of the pool it reads."
+            )
+
+    @classmethod
+    def example_config(cls) -> dict[str, Any]:
+        """Rank 2, CFS on."""
+        return {"rank": 2}
+
+    @classmethod
+    def example_experts_config(cls) -> dict[str, Any]:
+        """The factor pool this router is made for."""
+        return {"type": "LoRAFactorPool", "num_factors": 8, "rank": 2}
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, rank={self.rank}, use_cfs={self.use_cfs}"
