@@ -1,0 +1,235 @@
+"""Object-As-Scene: Octavius's scene-level point-cloud encoder (§3.2.2, eq. 5–7, Fig. 5)."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from octavius.models.base_encoder import BaseEncoder, BasePointEncoder, EncoderOutput, build_encoder
+from octavius.models.base_roi_source import BaseRoISource, build_roi_source, check_boxes
+from octavius.models.point_ops import (
+    normalize_unit_sphere,
+    points_in_boxes,
+    sample_indices,
+    scene_box,
+)
+from octavius.models.query_fusion import QueryFusion
+from octavius.registry import ENCODERS
+
+__all__ = ["ObjectAsSceneEncoder"]
+
+
+@ENCODERS.register_module()
+class ObjectAsSceneEncoder(BaseEncoder):
+    """RoIs → Point-BERT features → learnable-query cross-attention fusion (Octavius eq. 5–7).
+
+    Step 1, RoIs ``{r}``: the sample's own instance boxes when ``item['use_instance_boxes']`` is
+    true (captioning, classification: tasks about given instances), otherwise the boxes of
+    ``roi_source`` (FCAF3D detections in the paper, precomputed or live). RoIs are taken in the
+    source's order (best first); RoIs holding no point are skipped and the first ``num_rois`` of
+    the others kept. A scene left without RoIs gets one RoI enclosing the whole scene.
+
+    Step 2, eq. 5: ``points_per_roi`` points are sampled inside every RoI (all of them plus random
+    repeats when the RoI holds fewer), centred and scaled into the unit sphere, and encoded by the
+    frozen ``point_encoder`` into ``h^pcl``. In eval mode the sampling is seeded from ``seed`` and
+    the scene id, so it is reproducible and independent of the batch.
+
+    Step 3, eq. 6: ``num_queries`` learnable queries ``e_q`` attend through ``num_layers`` (2 in
+    the paper) pre-norm cross-attention layers to ``h^pcl + f_PE(r)``, ``f_PE`` an MLP on the six
+    box numbers. Scenes with different RoI counts are batched with key-padding masks.
+
+    Eq. 7's trainable linear ``f^proj'`` is the model's projector for this modality, as for images
+    (eq. 4); ``out_dim`` adds one inside the encoder instead.
+
+    Args:
+        point_encoder: config of a :class:`BasePointEncoder` (``PointBERT``); its
+            ``feature_dim`` is the fusion width ``d``.
+        roi_source: config of a RoI source (``ROI_SOURCES``) for samples without
+            ``use_instance_boxes``; None makes such samples an error.
+        num_rois: most RoIs per scene.
+        points_per_roi: points sampled per RoI (at least the point encoder's ``min_points``).
+        num_queries: learnable queries, i.e. output tokens per scene.
+        num_layers: stacked cross-attention layers.
+        num_heads: attention heads (must divide ``d``).
+        mlp_ratio: FFN width over ``d`` in the fusion layers.
+        dropout: dropout in the fusion layers.
+        out_dim: width of an output projection inside the encoder; None for none.
+        normalize: centre and scale each RoI's points into the unit sphere (ULIP's preprocessing).
+        roi_chunk: RoIs per point-encoder call, bounding memory.
+        seed: base seed of the eval-mode point sampling.
+    """
+
+    modality = "point_cloud"
+
+    def __init__(
+        self,
+        point_encoder: Mapping[str, Any] | BasePointEncoder | None = None,
+        roi_source: Mapping[str, Any] | BaseRoISource | None = None,
+        num_rois: int = 64,
+        points_per_roi: int = 8192,
+        num_queries: int = 32,
+        num_layers: int = 2,
+        num_heads: int = 8,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        out_dim: int | None = None,
+        normalize: bool = True,
+        roi_chunk: int = 32,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        cfg = point_encoder if point_encoder is not None else dict(type="PointBERT", in_channels=6)
+        self.point_encoder = build_encoder(cfg, BasePointEncoder)
+        self.roi_source = build_roi_source(roi_source) if roi_source is not None else None
+        dim = self.point_encoder.feature_dim
+        counts = dict(
+            num_rois=num_rois, num_queries=num_queries, num_layers=num_layers, roi_chunk=roi_chunk
+        )
+        for name, value in counts.items():
+            if value < 1:
+                raise ValueError(f"ObjectAsSceneEncoder {name} must be >= 1, got {value}.")
+        if points_per_roi < self.point_encoder.min_points:
+            raise ValueError(
+                f"ObjectAsSceneEncoder points_per_roi ({points_per_roi}) is below what the point"
+                f" encoder needs ({self.point_encoder.min_points}); raise points_per_roi or lower"
+                " the point encoder's num_group/group_size."
+            )
+        if dim % num_heads:
+            raise ValueError(
+                f"ObjectAsSceneEncoder num_heads ({num_heads}) must divide the point encoder's"
+                f" feature_dim ({dim})."
+            )
+        self.num_rois, self.points_per_roi = num_rois, points_per_roi
+        self.normalize, self.roi_chunk, self.seed = normalize, roi_chunk, seed
+        self.box_embed = nn.Sequential(nn.Linear(6, dim), nn.GELU(), nn.Linear(dim, dim))  # f_PE
+        self.fusion = QueryFusion(dim, num_queries, num_layers, num_heads, mlp_ratio, dropout)
+        self.proj = nn.Linear(dim, out_dim) if out_dim else None
+        self.out_features = out_dim or dim
+        self.num_tokens = num_queries
+
+    def scene_rois(self, item: Mapping[str, Any]) -> Tensor:
+        """The candidate RoIs of one sample (step 1), before empty ones are skipped: ``(m, 6)``."""
+        scene_id = item.get("scene_id")
+        if item.get("use_instance_boxes"):
+            if item.get("boxes") is None:
+                raise ValueError(
+                    f"Sample of scene {scene_id!r} sets use_instance_boxes but has no 'boxes'."
+                )
+            return check_boxes(item["boxes"], "the sample's 'boxes'", scene_id)
+        if self.roi_source is None:
+            raise ValueError(
+                f"Sample of scene {scene_id!r} does not set use_instance_boxes and"
+                " ObjectAsSceneEncoder has no roi_source: set roi_source=dict(type=...) from"
+                " ROI_SOURCES (e.g. PrecomputedRoISource)."
+            )
+        return self.roi_source(item)
+
+    def roi_points(self, item: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """Steps 1–2a for one sample: the kept RoIs and the points sampled in each.
+
+        Returns:
+            ``(m, 6)`` boxes (``1 <= m <= num_rois``) and ``(m, points_per_roi, c)`` points
+            (``c`` = the point encoder's ``in_channels``), on the CPU.
+        """
+        scene_id = item.get("scene_id")
+        c = self.point_encoder.in_channels
+        points = torch.as_tensor(item["points"], dtype=torch.float32).cpu()
+        if points.dim() != 2 or points.shape[1] < c or points.shape[0] == 0:
+            raise ValueError(
+                f"Points of scene {scene_id!r} have shape {tuple(points.shape)}; expected (N, {c}+)"
+                f" with N > 0 (the point encoder reads {c} channels)."
+            )
+        points = points[:, :c]
+        kept, members = self._nonempty_rois(points[:, :3], self.scene_rois(item).cpu())
+        generator = None
+        if not self.training:
+            generator = torch.Generator().manual_seed(
+                self.seed + zlib.crc32(str(scene_id).encode())
+            )
+        index = torch.stack(
+            [
+                sample_indices(m.nonzero().squeeze(1), self.points_per_roi, generator)
+                for m in members
+            ]
+        )
+        sampled = points[index]  # (m, p, c)
+        if self.normalize:
+            sampled = torch.cat([normalize_unit_sphere(sampled[..., :3]), sampled[..., 3:]], dim=-1)
+        return kept, sampled
+
+    def _nonempty_rois(self, xyz: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
+        """The first ``num_rois`` boxes holding points, ``(m, 6)``, and their ``(m, N)`` membership.
+
+        Boxes are tested ``num_rois`` at a time, so a detector's long tail costs nothing once
+        enough non-empty ones are found. With none, the whole scene is the one RoI.
+        """
+        kept, members, found = [], [], 0
+        for chunk in boxes.split(self.num_rois):
+            inside = points_in_boxes(xyz, chunk)  # (chunk, N)
+            nonempty = inside.any(dim=1)
+            kept.append(chunk[nonempty])
+            members.append(inside[nonempty])
+            found += int(nonempty.sum())
+            if found >= self.num_rois:
+                break
+        if found == 0:
+            return scene_box(xyz), torch.ones(1, xyz.shape[0], dtype=torch.bool)
+        return torch.cat(kept)[: self.num_rois], torch.cat(members)[: self.num_rois]
+
+    def _encode_rois(self, points: Tensor) -> Tensor:
+        frozen = not any(p.requires_grad for p in self.point_encoder.parameters())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            return torch.cat(
+                [self.point_encoder.encode_points(chunk) for chunk in points.split(self.roi_chunk)]
+            )
+
+    def forward(self, inputs: list[Mapping[str, Any]]) -> EncoderOutput:
+        """Encode a batch of scenes (legend: b scenes, m RoIs, p points, c channels, q queries, d width).
+
+        Args:
+            inputs: ``b`` samples, each ``dict(points=(N, 6), boxes=(M, 6) or None, scene_id=str,
+                use_instance_boxes=bool)``.
+
+        Returns:
+            ``tokens (b, q, out_features)``, mask all True.
+        """
+        for i, item in enumerate(inputs):
+            if not isinstance(item, Mapping) or "points" not in item:
+                raise TypeError(
+                    f"ObjectAsSceneEncoder input {i} must be a dict with 'points', got {type(item).__name__}."
+                )
+        per_scene = [self.roi_points(item) for item in inputs]
+        counts = [boxes.shape[0] for boxes, _ in per_scene]
+        device = self.device
+        all_points = torch.cat([pts for _, pts in per_scene]).to(device)  # (Σm, p, c)
+        features = self._encode_rois(all_points)  # h^pcl: (Σm, d), eq. 5
+        b, m = len(inputs), max(counts)
+        kv = features.new_zeros(b, m, features.shape[-1])
+        boxes = features.new_zeros(b, m, 6)
+        padding = torch.ones(b, m, dtype=torch.bool, device=device)
+        for i, (feats, (scene_boxes, _)) in enumerate(zip(features.split(counts), per_scene)):
+            kv[i, : counts[i]] = feats
+            boxes[i, : counts[i]] = scene_boxes.to(device)
+            padding[i, : counts[i]] = False
+        fused = self.fusion(kv + self.box_embed(boxes), padding)  # eq. 6: (b, q, d)
+        tokens = self.proj(fused) if self.proj is not None else fused
+        return EncoderOutput(
+            tokens=tokens, mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=device)
+        )
+
+    @classmethod
+    def example_config(cls, root: str | os.PathLike) -> dict[str, Any]:
+        """A tiny instance over a tiny Point-BERT (64-d RoI features), RoIs from the sample's boxes."""
+        return dict(
+            point_encoder=dict(
+                type="PointBERT", in_channels=6, trans_dim=32, depth=1, num_heads=2,
+                group_size=8, num_group=8, encoder_dims=32, num_points=64,
+            ),
+            roi_source=dict(type="GTBoxRoISource"),
+            num_rois=4, points_per_roi=32, num_queries=3, num_heads=2,
+        )  # fmt: skip
