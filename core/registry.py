@@ -102,12 +102,14 @@ class OctaviusRegistry(Registry):
         )
 
 
-def _child(name: str, parent: Registry | None, locations: list[str] | None = None) -> OctaviusRegistry:
+def _child(
+    name: str, parent: Registry | None, locations: list[str] | None = None
+) -> OctaviusRegistry:
     return OctaviusRegistry(name, parent=parent, scope=SCOPE, locations=locations or [])
 
 
 # Children of mmengine's roots: the Runner builds through these with default_scope='octavius'.
-RUNNERS = _child("runner", MMENGINE_RUNNERS)
+RUNNERS = _child("runner", MMENGINE_RUNNERS, ["octavius.engine"])
 RUNNER_CONSTRUCTORS = _child("runner constructor", MMENGINE_RUNNER_CONSTRUCTORS)
 LOOPS = _child("loop", MMENGINE_LOOPS, ["octavius.engine"])
 HOOKS = _child("hook", MMENGINE_HOOKS, ["octavius.engine"])
@@ -120,7 +122,9 @@ MODEL_WRAPPERS = _child("model_wrapper", MMENGINE_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = _child("weight initializer", MMENGINE_WEIGHT_INITIALIZERS)
 OPTIMIZERS = _child("optimizer", MMENGINE_OPTIMIZERS)
 OPTIM_WRAPPERS = _child("optim_wrapper", MMENGINE_OPTIM_WRAPPERS)
-OPTIM_WRAPPER_CONSTRUCTORS = _child("optimizer wrapper constructor", MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
+OPTIM_WRAPPER_CONSTRUCTORS = _child(
+    "optimizer wrapper constructor", MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+)
 PARAM_SCHEDULERS = _child("parameter scheduler", MMENGINE_PARAM_SCHEDULERS)
 METRICS = _child("metric", MMENGINE_METRICS, ["octavius.evaluation"])
 EVALUATOR = _child("evaluator", MMENGINE_EVALUATOR)
@@ -128,7 +132,7 @@ TASK_UTILS = _child("task util", MMENGINE_TASK_UTILS)
 VISUALIZERS = _child("visualizer", MMENGINE_VISUALIZERS)
 VISBACKENDS = _child("vis_backend", MMENGINE_VISBACKENDS)
 LOG_PROCESSORS = _child("log_processor", MMENGINE_LOG_PROCESSORS)
-FUNCTIONS = _child("function", MMENGINE_FUNCTIONS)
+FUNCTIONS = _child("function", MMENGINE_FUNCTIONS, ["octavius.data"])
 
 # Octavius's own kinds of component, built through the typed helpers in octavius.builders.
 # They are roots (mmengine keeps one child per scope, so they cannot all hang under MODELS).

@@ -1,1 +1,57 @@
-"""Instruction data: datasets, conversation templates, mixtures, collation."""
+"""Instruction data: datasets, conversation templates, mixtures, collation.
+
+Importing this package registers the datasets (``DATASETS``), templates (``TEMPLATES``),
+transforms (``TRANSFORMS``), the collate function (``FUNCTIONS``) and the data preprocessor
+(``MODELS``).
+"""
+
+from octavius.data.collate import instruction_collate
+from octavius.data.data_preprocessor import InstructionDataPreprocessor, pad_sequences
+from octavius.data.encode_conversation import EncodeConversation
+from octavius.data.errors import DataError, SkipLog
+from octavius.data.instruction_dataset import InstructionDataset
+from octavius.data.load_images import LoadInstructionImages
+from octavius.data.load_point_cloud import LoadPointCloud
+from octavius.data.mixture_dataset import MixtureDataset
+from octavius.data.plain_template import Plain
+from octavius.data.records import RecordParser, Turn, iter_annotation_file
+from octavius.data.tasks import (
+    DEFAULT_TASKS,
+    SYSTEM_PROMPTS,
+    TASK_DEFINITIONS,
+    normalize_task,
+    task_id_map,
+)
+from octavius.data.templates import IGNORE_INDEX, BaseTemplate, EncodedConversation, build_template
+from octavius.data.tokenizer import PLACEHOLDERS, load_tokenizer, placeholder_ids
+from octavius.data.vicuna_v1 import VicunaV1
+
+__all__ = [
+    "DEFAULT_TASKS",
+    "IGNORE_INDEX",
+    "PLACEHOLDERS",
+    "SYSTEM_PROMPTS",
+    "TASK_DEFINITIONS",
+    "BaseTemplate",
+    "DataError",
+    "EncodeConversation",
+    "EncodedConversation",
+    "InstructionDataPreprocessor",
+    "InstructionDataset",
+    "LoadInstructionImages",
+    "LoadPointCloud",
+    "MixtureDataset",
+    "Plain",
+    "RecordParser",
+    "SkipLog",
+    "Turn",
+    "VicunaV1",
+    "build_template",
+    "instruction_collate",
+    "iter_annotation_file",
+    "load_tokenizer",
+    "normalize_task",
+    "pad_sequences",
+    "placeholder_ids",
+    "task_id_map",
+]
