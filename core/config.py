@@ -21,12 +21,40 @@ from octavius.plugin_manager import plugin_config_keys
 #: Keys mmengine's Runner reads (``Runner.from_cfg``) plus the ones Octavius's tools read.
 RUNNER_KEYS = frozenset(
     {
-        "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader",
-        "train_cfg", "val_cfg", "test_cfg", "auto_scale_lr", "optim_wrapper", "param_scheduler",
-        "val_evaluator", "test_evaluator", "default_hooks", "custom_hooks", "data_preprocessor",
-        "load_from", "resume", "launcher", "env_cfg", "log_processor", "log_level", "visualizer",
-        "default_scope", "randomness", "experiment_name", "cfg", "strategy", "model_wrapper_cfg",
-        "compile", "runner_type", "filename", "text", "pretty_text",
+        "model",
+        "work_dir",
+        "train_dataloader",
+        "val_dataloader",
+        "test_dataloader",
+        "train_cfg",
+        "val_cfg",
+        "test_cfg",
+        "auto_scale_lr",
+        "optim_wrapper",
+        "param_scheduler",
+        "val_evaluator",
+        "test_evaluator",
+        "default_hooks",
+        "custom_hooks",
+        "data_preprocessor",
+        "load_from",
+        "resume",
+        "launcher",
+        "env_cfg",
+        "log_processor",
+        "log_level",
+        "visualizer",
+        "default_scope",
+        "randomness",
+        "experiment_name",
+        "cfg",
+        "strategy",
+        "model_wrapper_cfg",
+        "compile",
+        "runner_type",
+        "filename",
+        "text",
+        "pretty_text",
     }
 )
 OCTAVIUS_KEYS = frozenset(
@@ -71,7 +99,7 @@ def check_top_level_keys(cfg: Config, extra: Iterable[str] = ()) -> list[str]:
     declared = set(cfg.get("config_variables", []) or [])
     source = getattr(cfg, "filename", None) or "<config>"
     variables = []
-    for key in cfg.keys():
+    for key in cfg:
         if key in known or key in declared or key.startswith("_"):
             continue
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)

@@ -83,7 +83,9 @@ def _entry_points() -> list[metadata.EntryPoint]:
 def _selected(dist_name: str) -> bool:
     if os.environ.get(DISABLE_ENV, "").strip().lower() not in ("1", "true", "yes"):
         return True
-    wanted = {n.strip().lower().replace("_", "-") for n in os.environ.get(SELECT_ENV, "").split(",")}
+    wanted = {
+        n.strip().lower().replace("_", "-") for n in os.environ.get(SELECT_ENV, "").split(",")
+    }
     return dist_name.lower().replace("_", "-") in wanted
 
 

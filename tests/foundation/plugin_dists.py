@@ -39,9 +39,21 @@ def make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
 def pip_install_target(project: Path, target: Path) -> None:
     """Install ``project`` into ``target`` the way pip installs any distribution."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(project)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -53,5 +65,8 @@ def run_python(code: str, target: Path, cwd: Path, **env: str) -> subprocess.Com
             environ.pop(key, None)
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=cwd, env=environ, capture_output=True, text=True,
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
     )

@@ -42,5 +42,5 @@ def test_declared_variables_and_overrides(tmp_path):
 
 
 def test_missing_config_file_names_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.py"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.py"):
         load_config(tmp_path / "nope.py")

@@ -62,7 +62,9 @@ def test_example_plugin_is_not_loaded_when_autoload_is_off(tmp_path):
     out = run_python(
         "from octavius.registry import ROUTERS; print('CosineRouter' in ROUTERS.module_dict or "
         "(ROUTERS.import_from_location() or 'CosineRouter' in ROUTERS.module_dict))",
-        target, tmp_path, OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD="1",
+        target,
+        tmp_path,
+        OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD="1",
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -27,7 +27,9 @@ def _packages_on_disk() -> set[str]:
 
 def test_every_subpackage_is_listed_in_pyproject():
     missing = _packages_on_disk() - _declared_packages()
-    assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+    assert not missing, (
+        f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+    )
 
 
 def test_listed_packages_exist():
@@ -51,14 +53,36 @@ def test_regular_wheel_install_has_every_package(tmp_path):
     """A normal (non-editable) install carries all subpackages under the `octavius` name."""
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(wheel_dir)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+        ],
+        check=True,
+        capture_output=True,
     )
     wheel = next(wheel_dir.glob("octavius-*.whl"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
     )
     assert not (target / "core").exists() and not (target / "plugins").exists()
     code = (
@@ -69,7 +93,9 @@ def test_regular_wheel_install_has_every_package(tmp_path):
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(target), *sorted(_declared_packages())],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith(str(target))

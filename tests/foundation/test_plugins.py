@@ -48,8 +48,12 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugins")
     good_site, clash_site = root / "site", root / "clash-site"
     pip_install_target(make_distribution(root, "octavius-echo", "octavius_echo", GOOD), good_site)
-    pip_install_target(make_distribution(root, "octavius-broken", "octavius_broken", BROKEN), good_site)
-    pip_install_target(make_distribution(root, "octavius-clash", "octavius_clash", CLASH), clash_site)
+    pip_install_target(
+        make_distribution(root, "octavius-broken", "octavius_broken", BROKEN), good_site
+    )
+    pip_install_target(
+        make_distribution(root, "octavius-clash", "octavius_clash", CLASH), clash_site
+    )
     return good_site, clash_site
 
 
@@ -67,7 +71,8 @@ def test_good_plugin_registers_and_broken_one_is_reported(site, tmp_path):
         print("builtin", ROUTERS.get("InstanceRouter").__name__)
         print("keys", "echo_settings" in plugin_config_keys())
         """,
-        good_site, tmp_path,
+        good_site,
+        tmp_path,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -82,7 +87,8 @@ def test_list_command_shows_plugin_origin_and_failure(site, tmp_path):
     good_site, _ = site
     out = run_python(
         "from octavius.cli import main; raise SystemExit(main(['list', 'TEMPLATES', '--width', '200']))",
-        good_site, tmp_path,
+        good_site,
+        tmp_path,
     )
     assert out.returncode == 0, out.stderr
     assert "EchoTemplate" in out.stdout and "plugin octavius-echo" in out.stdout
@@ -111,7 +117,11 @@ def test_autoload_can_be_turned_off_and_plugins_selected(site, tmp_path):
     assert off.returncode == 0, off.stderr
     assert off.stdout.split() == ["none", "0"]
     picked = run_python(
-        code, good_site, tmp_path, OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD="1", OCTAVIUS_PLUGINS="octavius-echo"
+        code,
+        good_site,
+        tmp_path,
+        OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD="1",
+        OCTAVIUS_PLUGINS="octavius-echo",
     )
     assert picked.returncode == 0, picked.stderr
     assert picked.stdout.split() == ["echo", "0"]

@@ -65,6 +65,11 @@ def test_builtins_are_found_without_importing_them(tmp_path):
     assert out.returncode == 0, out.stderr
     before, names = out.stdout.splitlines()[:2]
     assert before == "0 0", "built-ins must register lazily, on the first search"
-    for expected in ("InstanceRouter", "TokenRouter", "ConditionalFactorRouter",
-                     "TaskEmbeddingRouter", "RandomRouter"):
+    for expected in (
+        "InstanceRouter",
+        "TokenRouter",
+        "ConditionalFactorRouter",
+        "TaskEmbeddingRouter",
+        "RandomRouter",
+    ):
         assert expected in names
