@@ -1,0 +1,139 @@
+"""``OctaviusRunner``: mmengine's Runner with pickle-free checkpoints and an exact resume.
+
+mmengine 0.10.7 saves checkpoints with ``torch.save`` of pickled objects and resumes through
+``torch.load`` without ``weights_only``, which torch ≥ 2.6 refuses for those objects. This runner
+keeps mmengine's training logic and replaces the checkpoint I/O with
+:mod:`octavius.engine.checkpoint` (safetensors + JSON, written atomically):
+
+- ``save_checkpoint`` writes a checkpoint directory (``iter_100.pth`` becomes ``iter_100/``);
+- ``resume`` and ``load_checkpoint`` read it back, and refuse pickles;
+- the default ``CheckpointHook`` becomes :class:`SafeCheckpointHook` (same arguments);
+- data loaders get their own ``torch.Generator``, so starting an epoch does not draw from the global
+  generator that a resume restores, and validation runs leave the global generators as they found
+  them: a resumed run continues the same random stream as an uninterrupted one.
+
+Select it with ``runner_type = 'OctaviusRunner'`` in a config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.dist import master_only
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
+
+from octavius.engine.rng import capture_rng_state, restore_rng_state
+from octavius.engine.runner_state import load_runner_weights, resume_runner, save_runner_checkpoint
+from octavius.registry import RUNNERS
+
+_MMENGINE_CHECKPOINT_HOOK = ("CheckpointHook", "mmengine.CheckpointHook")
+
+
+@RUNNERS.register_module()
+class OctaviusRunner(Runner):
+    """An mmengine ``Runner`` whose checkpoints are safetensors + JSON directories.
+
+    Takes the same arguments as :class:`mmengine.runner.Runner`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._rng_before_val: dict[str, Any] | None = None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def training_rng_state(self) -> dict[str, Any] | None:
+        """The training random stream set aside while validation runs (else ``None``)."""
+        return self._rng_before_val
+
+    def register_default_hooks(self, hooks: dict | None = None) -> None:
+        """Register mmengine's default hooks, with ``SafeCheckpointHook`` for checkpoints."""
+        hooks = dict(hooks or {})
+        checkpoint = hooks.get("checkpoint", {"type": "CheckpointHook", "interval": 1})
+        if isinstance(checkpoint, dict) and checkpoint.get("type") in _MMENGINE_CHECKPOINT_HOOK:
+            hooks["checkpoint"] = {**checkpoint, "type": "SafeCheckpointHook"}
+        super().register_default_hooks(hooks)
+
+    @staticmethod
+    def build_dataloader(
+        dataloader: DataLoader | dict, seed: int | None = None, diff_rank_seed: bool = False
+    ) -> DataLoader:
+        """Build like mmengine, then give the loader its own generator (see module docstring)."""
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if isinstance(loader, DataLoader) and loader.generator is None:
+            loader.generator = torch.Generator().manual_seed(seed if seed is not None else 0)
+        return loader
+
+    def call_hook(self, fn_name: str, **kwargs: Any) -> None:
+        """Call hooks; around validation, set the global generators aside and restore them."""
+        if fn_name == "before_val" and self._rng_before_val is None:
+            self._rng_before_val = capture_rng_state()
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == "after_val" and self._rng_before_val is not None:
+            restore_rng_state(self._rng_before_val)
+            self._rng_before_val = None
+
+    @master_only
+    def save_checkpoint(
+        self,
+        out_dir: str,
+        filename: str,
+        file_client_args: dict | None = None,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        meta: dict | None = None,
+        by_epoch: bool = True,
+        backend_args: dict | None = None,
+    ) -> None:
+        """Write checkpoint directory ``out_dir/filename`` (a ``.pth`` suffix is dropped)."""
+        if file_client_args is not None or backend_args is not None:
+            raise ValueError(
+                "OctaviusRunner writes checkpoints to the local file system; remove "
+                "file_client_args/backend_args from the checkpoint hook config."
+            )
+        meta = dict(meta or {})
+        if by_epoch:
+            # Called from after_train_epoch, before the loop counts the epoch as done.
+            meta.setdefault("epoch", self.epoch + 1)
+            meta.setdefault("iter", self.iter)
+        else:
+            meta.setdefault("epoch", self.epoch)
+            meta.setdefault("iter", self.iter + 1)
+        name = filename[: -len(".pth")] if filename.endswith(".pth") else filename
+        save_runner_checkpoint(
+            self,
+            Path(out_dir) / name,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            meta=meta,
+        )
+
+    def resume(
+        self,
+        filename: str,
+        resume_optimizer: bool = True,
+        resume_param_scheduler: bool = True,
+        map_location: str | Callable = "default",
+    ) -> None:
+        """Resume weights, optimizer, schedulers, loop position and RNG from a checkpoint."""
+        resume_runner(
+            self,
+            filename,
+            resume_optimizer=resume_optimizer,
+            resume_param_scheduler=resume_param_scheduler,
+        )
+
+    def load_checkpoint(
+        self,
+        filename: str,
+        map_location: str | Callable = "cpu",
+        strict: bool = False,
+        revise_keys: list | tuple = ((r"^module\.", ""),),
+    ) -> dict:
+        """Load weights only (``load_from``); unexpected or mis-shaped keys are errors."""
+        checkpoint = load_runner_weights(self, filename, strict=strict, key_rules=revise_keys)
+        self._has_loaded = True
+        return checkpoint
