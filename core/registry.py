@@ -121,7 +121,7 @@ MODELS = _child("model", MMENGINE_MODELS, ["octavius.models"])
 MODEL_WRAPPERS = _child("model_wrapper", MMENGINE_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = _child("weight initializer", MMENGINE_WEIGHT_INITIALIZERS)
 OPTIMIZERS = _child("optimizer", MMENGINE_OPTIMIZERS)
-OPTIM_WRAPPERS = _child("optim_wrapper", MMENGINE_OPTIM_WRAPPERS)
+OPTIM_WRAPPERS = _child("optim_wrapper", MMENGINE_OPTIM_WRAPPERS, ["octavius.engine"])
 OPTIM_WRAPPER_CONSTRUCTORS = _child(
     "optimizer wrapper constructor", MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 )

@@ -23,8 +23,9 @@ class EncodeConversation:
 
     For training the whole conversation is encoded (labels on the responses); with
     ``for_generation=True`` only the prompt up to the last user turn is, and the left-out response
-    becomes the ``reference`` of the data sample. The output is the sample the collate function
-    and :class:`~octavius.data.data_preprocessor.InstructionDataPreprocessor` expect::
+    becomes the ``gt_text`` of the data sample (what the metrics compare against). The output is
+    the sample the collate function and
+    :class:`~octavius.data.data_preprocessor.InstructionDataPreprocessor` expect::
 
         dict(input_ids=(n,) long, labels=(n,) long, question_mask=(n,) bool,
              images=[...], point_clouds=[...], task_id=int, data_sample=dict(...))
@@ -104,7 +105,7 @@ class EncodeConversation:
             "task_id": results["task_id"],
             "task_definition": results.get("task_definition", ""),
             "question": encoded.question,
-            "reference": encoded.reference,
+            "gt_text": encoded.reference,
             "num_turns": len(turns),
             "image_paths": list(results.get("image_paths", [])),
             "scene_id": results.get("scene_id"),

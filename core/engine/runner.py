@@ -27,7 +27,12 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from octavius.engine.rng import capture_rng_state, restore_rng_state
-from octavius.engine.runner_state import load_runner_weights, resume_runner, save_runner_checkpoint
+from octavius.engine.runner_state import (
+    find_latest_checkpoint,
+    load_runner_weights,
+    resume_runner,
+    save_runner_checkpoint,
+)
 from octavius.registry import RUNNERS
 
 _MMENGINE_CHECKPOINT_HOOK = ("CheckpointHook", "mmengine.CheckpointHook")
@@ -110,6 +115,25 @@ class OctaviusRunner(Runner):
             save_param_scheduler=save_param_scheduler,
             meta=meta,
         )
+
+    def load_or_resume(self) -> None:
+        """Load ``load_from`` or resume; auto-resume finds the newest complete checkpoint.
+
+        mmengine only reads ``work_dir/last_checkpoint``; a run killed between writing a
+        checkpoint and that file would restart from an older one (or from scratch).
+        """
+        if self._has_loaded:
+            return
+        if self._resume and self._load_from is None:
+            latest = find_latest_checkpoint(self.work_dir)
+            if latest is None:
+                self.logger.info(f"No checkpoint in {self.work_dir} to resume from; starting anew.")
+            else:
+                self.logger.info(f"Auto-resuming from the latest checkpoint {latest}.")
+                self.resume(latest)
+                self._has_loaded = True
+            return
+        super().load_or_resume()
 
     def resume(
         self,

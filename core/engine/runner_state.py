@@ -33,6 +33,42 @@ from octavius.engine.checkpoint import (
 )
 from octavius.engine.rng import capture_rng_state, restore_rng_state
 
+_CHECKPOINT_NAME = re.compile(r"^(iter|epoch)_(\d+)$")
+
+
+def find_latest_checkpoint(work_dir: str | os.PathLike) -> str | None:
+    """The newest complete checkpoint directory in ``work_dir``, or ``None``.
+
+    ``last_checkpoint`` is written after the checkpoint directory is renamed into place, so a
+    process killed between the two leaves a newer complete checkpoint that the file does not
+    name yet. Checkpoint directories only ever appear complete (atomic rename), so every
+    ``iter_N`` / ``epoch_N`` directory holding weights counts; the one named by
+    ``last_checkpoint`` is taken unless a newer one of the same kind exists.
+    """
+    root = Path(work_dir)
+    found: dict[str, tuple[int, Path]] = {}
+    if root.is_dir():
+        for child in root.iterdir():
+            match = _CHECKPOINT_NAME.match(child.name)
+            if match and (child / WEIGHTS_FILE).is_file():
+                kind, number = match.group(1), int(match.group(2))
+                if kind not in found or number > found[kind][0]:
+                    found[kind] = (number, child)
+    named_file = root / "last_checkpoint"
+    named = named_file.read_text().strip() if named_file.is_file() else ""
+    if named and Path(named).exists():
+        match = _CHECKPOINT_NAME.match(Path(named).name.removesuffix(".pth"))
+        if match is None:
+            return named
+        newest = found.get(match.group(1))
+        if newest is None or newest[0] <= int(match.group(2)):
+            return named
+        return str(newest[1])
+    if not found:
+        return None
+    # Without a record of the last one, iteration-based names win (they are what resumes exactly).
+    return str((found.get("iter") or found["epoch"])[1])
+
 
 def save_runner_checkpoint(
     runner: Any,

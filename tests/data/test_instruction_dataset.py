@@ -99,7 +99,7 @@ def test_jsonl_and_test_mode(tmp_path, tokenizer_path):
     assert tok.decode(sample["input_ids"]).endswith("USER: <image>\nColour? ASSISTANT:")
     assert (sample["labels"] == IGNORE_INDEX).all()
     assert (
-        sample["data_sample"]["reference"] == "red"
+        sample["data_sample"]["gt_text"] == "red"
         and sample["data_sample"]["question"] == "<image>\nColour?"
     )
 

@@ -269,7 +269,7 @@ def test_predict_returns_data_samples_with_text(assets, encoders, data):
     out = model.val_step(instruction_collate(samples))
     assert [o["sample_id"] for o in out] == [s["data_sample"]["sample_id"] for s in samples]
     assert all(isinstance(o["pred_text"], str) and 1 <= len(o["pred_token_ids"]) <= 4 for o in out)
-    assert out[0]["reference"] == samples[0]["data_sample"]["reference"]
+    assert out[0]["gt_text"] == samples[0]["data_sample"]["gt_text"]
 
 
 def test_init_weights_keeps_the_pretrained_llm_and_its_adapters(assets, encoders):
