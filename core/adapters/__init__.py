@@ -1,1 +1,70 @@
-"""The adapter layer: expert banks and routers around frozen linears, injected by rules."""
+"""The adapter layer: expert banks and routers around frozen linears, injected by rules.
+
+Public API (see docs/adapters.md and docs/routing.md):
+
+- :class:`RoutingDecision`, :class:`BaseRouter`, :class:`BaseExpertBank` — the contract between
+  routers (registry ``ROUTERS``) and expert banks (registry ``EXPERTS``);
+- :func:`build_router`, :func:`build_experts` — typed builders;
+- :class:`AdaptedLinear` — frozen base linear + experts + (possibly shared) router;
+- :func:`inject_adapters` / :class:`AdapterReport` — rule-based model surgery and freezing;
+- :func:`merge_adapters` / :func:`unmerge_adapters` — fold instance routing into the weights;
+- :class:`RoutingContext`, :func:`use_routing_context` — instance-level routing signals;
+- :class:`RoutingRecorder` — routing decisions per layer and task, for analysis;
+- :func:`cv_squared_loss`, :func:`switch_balance_loss` — the load-balancing losses.
+"""
+
+from octavius.adapters.base_expert import BaseExpertBank
+from octavius.adapters.base_router import BaseRouter
+from octavius.adapters.builders import build_experts, build_router
+from octavius.adapters.context import (
+    MissingRoutingSignalError,
+    RoutingContext,
+    current_routing_context,
+    use_routing_context,
+)
+from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.grouped import grouped_lora
+from octavius.adapters.injection import AdapterReport, inject_adapters
+from octavius.adapters.layer import AdaptedLinear
+from octavius.adapters.losses import cv_squared_loss, switch_balance_loss
+from octavius.adapters.merge import merge_adapters, unmerge_adapters
+from octavius.adapters.ops import masked_mean, top_k_renormalised
+from octavius.adapters.recording import RoutingRecord, RoutingRecorder
+from octavius.adapters.rules import (
+    AdapterRule,
+    llava_mole_rules,
+    mixlora_rules,
+    octavius_rules,
+    parse_adapter_config,
+)
+from octavius.adapters.sharing import RoutingSlot
+
+__all__ = [
+    "AdaptedLinear",
+    "AdapterReport",
+    "AdapterRule",
+    "BaseExpertBank",
+    "BaseRouter",
+    "MissingRoutingSignalError",
+    "RoutingContext",
+    "RoutingDecision",
+    "RoutingRecord",
+    "RoutingRecorder",
+    "RoutingSlot",
+    "build_experts",
+    "build_router",
+    "current_routing_context",
+    "cv_squared_loss",
+    "grouped_lora",
+    "inject_adapters",
+    "llava_mole_rules",
+    "masked_mean",
+    "merge_adapters",
+    "mixlora_rules",
+    "octavius_rules",
+    "parse_adapter_config",
+    "switch_balance_loss",
+    "top_k_renormalised",
+    "unmerge_adapters",
+    "use_routing_context",
+]

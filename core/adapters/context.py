@@ -49,6 +49,8 @@ class RoutingContext:
         aux_losses: auxiliary losses produced by routers in this call, by loss name.
         recorder: when set, called with ``(layer_name, decision, context)`` for every routed
             layer; see :class:`octavius.adapters.recording.RoutingRecorder`.
+        features: per-sample features derived from the signals, computed once per context and
+            shared by every router that reads them (e.g. the pooled question embedding z^qu).
     """
 
     attention_mask: torch.Tensor | None = None
@@ -61,6 +63,7 @@ class RoutingContext:
     decisions: dict[str, Any] = field(default_factory=dict)
     aux_losses: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     recorder: Callable[[str, Any, RoutingContext], None] | None = None
+    features: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def require(self, name: str, router: str) -> Any:
         """Return the signal ``name`` or raise an error that names it and the router."""
