@@ -15,7 +15,7 @@ Public API (see docs/adapters.md and docs/routing.md):
 
 from octavius.adapters.base_expert import BaseExpertBank
 from octavius.adapters.base_router import BaseRouter
-from octavius.adapters.builders import build_experts, build_router
+from octavius.adapters.builders import build_experts, build_router, build_text_encoder
 from octavius.adapters.context import (
     MissingRoutingSignalError,
     RoutingContext,
@@ -53,6 +53,7 @@ __all__ = [
     "RoutingSlot",
     "build_experts",
     "build_router",
+    "build_text_encoder",
     "current_routing_context",
     "cv_squared_loss",
     "grouped_lora",

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from torch import nn
+
 from octavius.adapters.base_expert import BaseExpertBank
 from octavius.adapters.base_router import BaseRouter
-from octavius.registry import EXPERTS, ROUTERS
+from octavius.registry import EXPERTS, ROUTERS, TEXT_ENCODERS
 
 
 def _checked_cfg(cfg: Any, what: str) -> dict[str, Any]:
@@ -65,3 +67,27 @@ def build_experts(cfg: Mapping[str, Any] | BaseExpertBank, **defaults: Any) -> B
             "a BaseExpertBank; register expert banks that subclass octavius.adapters.BaseExpertBank."
         )
     return experts
+
+
+def build_text_encoder(cfg: Mapping[str, Any]) -> nn.Module:
+    """Build a registered text encoder (``TEXT_ENCODERS``) and check its interface.
+
+    A text encoder maps ``list[str]`` to ``(b, embed_dim)`` embeddings (task-embedding routing,
+    MixLoRA appendix A).
+
+    Raises:
+        TypeError: when ``cfg`` has no ``type`` or the built object is not a callable with an
+            integer ``embed_dim``.
+    """
+    if not isinstance(cfg, Mapping) or "type" not in cfg:
+        raise TypeError(
+            "text_encoder must be a dict with a 'type' key naming a registered text encoder "
+            f"(e.g. dict(type='HashingTextEncoder')), got {cfg!r}."
+        )
+    encoder = TEXT_ENCODERS.build(dict(cfg))
+    if not (callable(encoder) and isinstance(getattr(encoder, "embed_dim", None), int)):
+        raise TypeError(
+            f"Text encoder '{cfg['type']}' built a {type(encoder).__name__}, which is not a "
+            "callable with an integer 'embed_dim'; a text encoder maps list[str] to (b, embed_dim)."
+        )
+    return encoder

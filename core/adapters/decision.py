@@ -16,6 +16,14 @@ import torch
 LEVELS = ("instance", "token")
 MODES = ("sparse", "dense", "individual")
 
+# ``extras`` keys of factor routing (MixLoRA eq. 5–9): ``indices``/``weights`` choose the A
+# factors; these choose the B factors. ``B_PENDING`` marks a decision whose B choice still waits
+# for the router's ``condition`` call (conditional factor selection reads the chosen A factors).
+B_INDICES = "b_indices"
+B_WEIGHTS = "b_weights"
+B_PROBS = "b_probs"
+B_PENDING = "b_pending"
+
 
 @dataclass
 class RoutingDecision:

@@ -9,14 +9,11 @@ import torch
 from torch import nn
 
 from octavius.adapters.base_expert import BaseExpertBank
-from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.decision import B_INDICES, B_PENDING, B_WEIGHTS, RoutingDecision
 from octavius.registry import EXPERTS
 
 # Keys of ``RoutingDecision.extras`` read here (written by the factor routers): B's own factor
 # choice (MixLoRA eq. 8), and a flag saying that choice still waits for ``router.condition()``.
-B_INDICES = "b_indices"
-B_WEIGHTS = "b_weights"
-B_PENDING = "b_pending"
 
 ESTIMATORS = ("straight_through", "weighted")
 

@@ -11,15 +11,11 @@ from torch import nn
 
 from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.context import RoutingContext
-from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.decision import B_INDICES, B_PENDING, B_PROBS, B_WEIGHTS, RoutingDecision
 from octavius.adapters.ops import masked_mean, top_k_renormalised
 from octavius.registry import ROUTERS
 
 # Keys of ``RoutingDecision.extras`` understood by LoRAFactorPool.
-B_INDICES = "b_indices"
-B_WEIGHTS = "b_weights"
-B_PENDING = "b_pending"
-B_PROBS = "b_probs"
 B_IFS_PROBS = "b_ifs_probs"
 B_CFS_PROBS = "b_cfs_probs"
 

@@ -9,33 +9,15 @@ import torch
 from torch import nn
 
 from octavius.adapters.base_router import BaseRouter
+from octavius.adapters.builders import build_text_encoder
 from octavius.adapters.context import RoutingContext
-from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.decision import B_INDICES, B_PROBS, B_WEIGHTS, RoutingDecision
 from octavius.adapters.ops import top_k_renormalised
-from octavius.registry import ROUTERS, TEXT_ENCODERS
+from octavius.registry import ROUTERS
 
 # Keys of ``RoutingDecision.extras`` understood by LoRAFactorPool.
-B_INDICES = "b_indices"
-B_WEIGHTS = "b_weights"
-B_PROBS = "b_probs"
 #: ``ctx.features`` key of the task-definition embeddings made by ``ctx.text_encoder``.
 CONTEXT_EMBEDDINGS = "task_definition_embeddings"
-
-
-def _build_text_encoder(cfg: Mapping[str, Any]) -> nn.Module:
-    """Build a registered text encoder and check it exposes ``embed_dim`` and is callable."""
-    if not isinstance(cfg, Mapping) or "type" not in cfg:
-        raise TypeError(
-            f"TaskEmbeddingRouter: text_encoder must be a dict with a 'type' key naming a "
-            f"registered text encoder (e.g. dict(type='HashingTextEncoder')), got {cfg!r}."
-        )
-    encoder = TEXT_ENCODERS.build(dict(cfg))
-    if not (callable(encoder) and isinstance(getattr(encoder, "embed_dim", None), int)):
-        raise TypeError(
-            f"Text encoder '{cfg['type']}' built a {type(encoder).__name__}, which is not a "
-            "callable with an integer 'embed_dim'; a text encoder maps list[str] to (b, embed_dim)."
-        )
-    return encoder
 
 
 @ROUTERS.register_module()
@@ -94,7 +76,7 @@ class TaskEmbeddingRouter(BaseRouter):
             )
         self.top_k = top_k
         self.separate_b = bool(separate_b)
-        self.text_encoder = None if text_encoder is None else _build_text_encoder(text_encoder)
+        self.text_encoder = None if text_encoder is None else build_text_encoder(text_encoder)
         if self.text_encoder is not None:
             self.text_encoder.requires_grad_(False)
         self.embed_dim = in_features if self.text_encoder is None else self.text_encoder.embed_dim
