@@ -5,23 +5,31 @@ config declares what to build, and ``tools/train.py`` / ``tools/test.py`` build 
 (idempotently: cached builds are reused)::
 
     quickstart = dict(
-        tiny_assets=dict(root="work_dirs/quickstart/assets", point_bert=True),
-        synthetic=dict(out_dir="work_dirs/quickstart/data", num_images=40, num_scenes=20),
+        tiny_assets=dict(root=".cache/quickstart/assets", point_bert=True),
+        synthetic=dict(out_dir=".cache/quickstart/data", num_images=40, num_scenes=20),
+        rois=dict(out_dir=".cache/quickstart/rois"),
         test_after_train=True,    # evaluate with the test split once training ends
     )
 
 ``tiny_assets`` takes :func:`octavius.models.tiny_assets.build_tiny_assets` arguments,
-``synthetic`` takes :func:`octavius.data.synthetic.make_synthetic` arguments.
+``synthetic`` takes :func:`octavius.data.synthetic.make_synthetic` arguments. ``rois`` writes
+precomputed RoI files (the format of ``PrecomputedRoISource``, which
+``tools/data/extract_rois.py`` writes from FCAF3D detections) from the synthetic scenes' instance
+boxes, so the quickstart reads its RoIs the way the paper configs read FCAF3D's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-_KEYS = ("tiny_assets", "synthetic", "test_after_train")
+from mmengine.logging import print_log
+
+_KEYS = ("tiny_assets", "synthetic", "rois", "test_after_train")
 _STAMP = ".octavius_synthetic.json"
 
 
@@ -52,6 +60,42 @@ def _synthetic(kwargs: Mapping[str, Any]) -> Path:
     return out
 
 
+def _rois(kwargs: Mapping[str, Any], data_dir: Path | None) -> Path:
+    """Write ``<out_dir>/<scene_id>.npy`` RoIs ``(m, 7)`` from the scenes' boxes, score 1.
+
+    ``scenes_dir`` (default: the synthetic set's ``scenes/``) holds ``<scene_id>_boxes.npy``.
+    Files already holding the same boxes are left alone, so a process reading them (another
+    rank of a distributed run) never sees one being rewritten.
+    """
+    import numpy as np
+
+    kwargs = dict(kwargs)
+    if "out_dir" not in kwargs:
+        raise KeyError("quickstart.rois needs 'out_dir' (where the RoI files are written).")
+    out = Path(kwargs.pop("out_dir")).expanduser()
+    scenes = kwargs.pop("scenes_dir", None) or (data_dir / "scenes" if data_dir else None)
+    if kwargs:
+        raise KeyError(
+            f"quickstart.rois has unknown entries {sorted(kwargs)}; known: out_dir, scenes_dir."
+        )
+    if scenes is None or not Path(scenes).is_dir():
+        raise FileNotFoundError(
+            f"quickstart.rois reads the scenes' boxes from {scenes!r}: give 'scenes_dir' or a "
+            "'synthetic' section."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for boxes_file in sorted(Path(scenes).glob("*_boxes.npy")):
+        boxes = np.load(boxes_file).astype(np.float32).reshape(-1, 6)
+        rois = np.concatenate([boxes, np.ones((len(boxes), 1), np.float32)], axis=1)
+        target = out / boxes_file.name.replace("_boxes.npy", ".npy")
+        if target.is_file() and np.array_equal(np.load(target), rois):
+            continue
+        tmp = target.with_suffix(".tmp.npy")
+        np.save(tmp, rois)
+        tmp.replace(target)
+    return out
+
+
 def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Build the tiny models and the synthetic data a config's ``quickstart`` key asks for.
 
@@ -60,7 +104,8 @@ def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns:
         What was prepared: ``tiny_assets`` (a :class:`~octavius.models.tiny_assets.TinyAssets`)
-        and/or ``synthetic`` (the data directory); empty without a ``quickstart`` key.
+        and/or ``synthetic`` (the data directory) and ``rois`` (the RoI directory); empty
+        without a ``quickstart`` key.
 
     Raises:
         KeyError, TypeError: On a malformed ``quickstart`` section (naming the entry).
@@ -70,10 +115,25 @@ def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if section.get("tiny_assets") is not None:
         from octavius.models.tiny_assets import build_tiny_assets
 
-        prepared["tiny_assets"] = build_tiny_assets(**dict(section["tiny_assets"]))
+        kwargs = dict(section["tiny_assets"])
+        with _step(f"tiny LLM, tokenizer, CLIP tower and Point-BERT under {kwargs.get('root')}"):
+            prepared["tiny_assets"] = build_tiny_assets(**kwargs)
     if section.get("synthetic") is not None:
-        prepared["synthetic"] = _synthetic(section["synthetic"])
+        with _step(f"synthetic 2D + 3D data in {section['synthetic'].get('out_dir')}"):
+            prepared["synthetic"] = _synthetic(section["synthetic"])
+    if section.get("rois") is not None:
+        with _step(f"precomputed RoIs in {section['rois'].get('out_dir')}"):
+            prepared["rois"] = _rois(section["rois"], prepared.get("synthetic"))
     return prepared
+
+
+@contextmanager
+def _step(what: str) -> Iterator[None]:
+    """Report a preparation step and its duration (cached builds take well under a second)."""
+    print_log(f"quickstart: preparing the {what} ...", logger="current")
+    start = time.perf_counter()
+    yield
+    print_log(f"quickstart: ready in {time.perf_counter() - start:.1f} s", logger="current")
 
 
 def wants_test_after_train(cfg: Mapping[str, Any]) -> bool:

@@ -1,0 +1,24 @@
+"""LLaVA-MoLE (§3–4.1): LLaVA-1.5 with a sparse mixture of LoRA experts on the MLP layers.
+
+CLIP ViT-L/14 at 336 px (576 patch tokens) → two-layer MLP projector → Vicuna-7B-v1.5. Each MLP
+(gate/up/down) gets rank-32 LoRA experts routed per token to the top-1 expert by one router per
+MLP block (eq. 3–6), with the Switch-style balancing loss at α = 1e-2 and no token dropped; the
+attention projections get a plain rank-32 LoRA. ViT and Vicuna stay frozen.
+"""
+
+llm_path = "checkpoints/vicuna-7b-v1.5"
+clip_path = "checkpoints/clip-vit-large-patch14-336"
+
+model = dict(
+    type="MultimodalLLM",
+    llm=llm_path,
+    encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
+    projector=dict(type="MLPProjector", num_layers=2),
+    adapters=dict(
+        preset="llava_mole",
+        # α = 2r and dropout 0.05 are LLaVA-1.5's LoRA settings; the paper gives the rank only.
+        experts=dict(num_experts=3, rank=32, alpha=64.0, dropout=0.05),
+        router=dict(type="TokenRouter", top_k=1, balance_loss_weight=1e-2, capacity_factor=None),
+        attention=dict(num_experts=1, rank=32, alpha=64.0, dropout=0.05),
+    ),
+)

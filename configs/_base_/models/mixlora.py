@@ -1,0 +1,22 @@
+"""MixLoRA (§4, appendix B): conditional mixture of LoRA factors in every decoder linear.
+
+The stage-one LLaVA-v1 (CLIP ViT-L/14, linear projector, Vicuna-7B v1.3) with a pool of E rank-1
+factors per linear; per instance, r factors are chosen for A and r for B by the Independent Factor
+Selection routers, B refined by the Conditional Factor Selection router (eq. 5–9). E = 16, r = 4;
+α = 2E (the pool's default, appendix B). Only the MixLoRA modules train.
+"""
+
+llm_path = "checkpoints/vicuna-7b-v1.3"
+clip_path = "checkpoints/clip-vit-large-patch14"
+
+model = dict(
+    type="MultimodalLLM",
+    llm=llm_path,
+    encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
+    projector="LinearProjector",
+    adapters=dict(
+        preset="mixlora",
+        experts=dict(type="LoRAFactorPool", num_factors=16, rank=4, dropout=0.05),
+        router=dict(type="ConditionalFactorRouter", rank=4, use_cfs=True),
+    ),
+)

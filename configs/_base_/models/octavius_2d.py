@@ -1,0 +1,27 @@
+"""Octavius, image modality (§3.1–3.2.1): CLIP ViT-L/14 → linear projector → Vicuna + LoRA-MoE.
+
+LoRA-MoE (eq. 3): rank-32 LoRA experts on q/k/v/o of every decoder layer, one instance-based gate
+for the whole model choosing the top-2 experts from the question ``z^qu``; 4 experts for 2D
+(Table 5). Only the experts, the gate and the projector train. The LLM loads in float32; on GPUs
+add ``dtype="bfloat16"`` with ``llm=dict(pretrained=llm_path, dtype=...)`` or train with ``--amp``.
+"""
+
+# Vicuna v0, as in the LAMM/Octavius release (the paper's main text does not give the size).
+llm_path = "checkpoints/vicuna-13b-v0"
+clip_path = "checkpoints/clip-vit-large-patch14"  # openai/clip-vit-large-patch14 (224 px)
+
+model = dict(
+    type="MultimodalLLM",
+    llm=llm_path,
+    encoders=dict(
+        # Penultimate-layer patch tokens, as LLaVA/LAMM; the paper does not name the layer.
+        image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2),
+    ),
+    projector="LinearProjector",  # f^proj of eq. 4
+    adapters=dict(
+        preset="octavius",
+        # α = r and dropout 0.1 follow LAMM's LoRA settings; the paper gives the rank only.
+        experts=dict(num_experts=4, rank=32, alpha=32.0, dropout=0.1),
+        router=dict(type="InstanceRouter", top_k=2, mode="sparse", balance_loss_weight=0.0),
+    ),
+)

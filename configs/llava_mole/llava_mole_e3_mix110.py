@@ -1,0 +1,9 @@
+"""Table 4: 3 experts on the general + document mixture; 3 LoRA experts per MLP, λ = [1, 1, 0]."""
+
+from mmengine.config import read_base
+
+with read_base():
+    from .llava_mole_e3_mix111 import *
+
+model.adapters.experts.num_experts = 3
+train_dataloader.dataset.frequencies = [1, 1, 0]

@@ -1,0 +1,9 @@
+"""Table 4: 5 experts on the general + document mixture (the best count there); 5 LoRA experts per MLP, λ = [1, 1, 0]."""
+
+from mmengine.config import read_base
+
+with read_base():
+    from .llava_mole_e3_mix111 import *
+
+model.adapters.experts.num_experts = 5
+train_dataloader.dataset.frequencies = [1, 1, 0]

@@ -1,0 +1,9 @@
+"""MixLoRA with E = 16 factors and rank r = 8 (Table 1)."""
+
+from mmengine.config import read_base
+
+with read_base():
+    from .mixlora_e16_r4 import *
+
+model.adapters.experts.update(num_factors=16, rank=8)
+model.adapters.router.rank = 8

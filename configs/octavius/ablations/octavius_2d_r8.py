@@ -1,0 +1,8 @@
+"""Table 4: sparse top-2 gate with rank-8 experts."""
+
+from mmengine.config import read_base
+
+with read_base():
+    from ...octavius_2d import *
+
+model.adapters.experts.update(rank=8, alpha=8.0)
