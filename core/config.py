@@ -97,6 +97,8 @@ def check_top_level_keys(cfg: Config, extra: Iterable[str] = ()) -> list[str]:
     """
     known = accepted_keys(extra)
     declared = set(cfg.get("config_variables", []) or [])
+    # Names a pure-Python config imports (e.g. mmengine's `read_base`) are not settings.
+    declared |= set(getattr(cfg, "_imported_names", None) or ())
     source = getattr(cfg, "filename", None) or "<config>"
     variables = []
     for key in cfg:

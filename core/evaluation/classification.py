@@ -47,8 +47,11 @@ class ClassificationAccuracy(AccuracyMetric):
         task_types: Sequence[str] | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
+        datasets: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(task_types=task_types, collect_device=collect_device, prefix=prefix)
+        super().__init__(
+            task_types=task_types, collect_device=collect_device, prefix=prefix, datasets=datasets
+        )
         if match not in _MATCH_MODES:
             raise ValueError(
                 f"ClassificationAccuracy: match must be one of {_MATCH_MODES}, got {match!r}"

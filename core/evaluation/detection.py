@@ -47,8 +47,11 @@ class DetectionMetric(TaskMetric):
         task_types: Sequence[str] | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
+        datasets: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(task_types=task_types, collect_device=collect_device, prefix=prefix)
+        super().__init__(
+            task_types=task_types, collect_device=collect_device, prefix=prefix, datasets=datasets
+        )
         if not 0.0 < float(iou_thr) <= 1.0:
             raise ValueError(f"DetectionMetric: iou_thr must be in (0, 1], got {iou_thr}")
         self.iou_thr = float(iou_thr)

@@ -157,8 +157,11 @@ class LLMJudgeAccuracy(AccuracyMetric):
         task_types: Sequence[str] | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
+        datasets: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(task_types=task_types, collect_device=collect_device, prefix=prefix)
+        super().__init__(
+            task_types=task_types, collect_device=collect_device, prefix=prefix, datasets=datasets
+        )
         if (judge_model is None) == (judge is None):
             raise ValueError("LLMJudgeAccuracy: give exactly one of judge_model (a path) or judge")
         missing = [f for f in ("{question}", "{answer}", "{prediction}") if f not in prompt]

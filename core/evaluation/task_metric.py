@@ -72,6 +72,9 @@ class TaskMetric(BaseMetric):
     Args:
         task_types: Task types this metric scores (case-insensitive); others are skipped.
             ``None`` uses the metric's default; an empty list scores every task.
+        datasets: Dataset names this metric scores; ``None`` scores every dataset. Two datasets
+            can share a task type and need different metrics (ScienceQA's multiple-choice and
+            ScanQA's open answers are both ``vqa``).
         collect_device: mmengine's device for gathering results across processes.
         prefix: Optional prefix for every key (``"{prefix}/{dataset}/{task}/{name}"``).
     """
@@ -83,6 +86,7 @@ class TaskMetric(BaseMetric):
         task_types: Sequence[str] | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
+        datasets: Sequence[str] | None = None,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         chosen = self.default_task_types if task_types is None else task_types
@@ -91,20 +95,28 @@ class TaskMetric(BaseMetric):
                 f"{type(self).__name__}: task_types must be a list of names, e.g. ['{chosen}']"
             )
         self.task_types = frozenset(t.lower() for t in chosen)
+        if isinstance(datasets, str):
+            raise TypeError(
+                f"{type(self).__name__}: datasets must be a list of names, e.g. ['{datasets}']"
+            )
+        self.datasets = None if datasets is None else frozenset(datasets)
 
-    def applies_to(self, task_type: str) -> bool:
-        """Whether samples of ``task_type`` are scored by this metric."""
+    def applies_to(self, task_type: str, dataset: str | None = None) -> bool:
+        """Whether samples of ``task_type`` (from ``dataset``) are scored by this metric."""
+        if self.datasets is not None and dataset not in self.datasets:
+            return False
         return not self.task_types or task_type.lower() in self.task_types
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Score each sample; one result per sample keeps distributed gathering aligned."""
         for sample in data_samples:
             task = str(get_field(sample, "task_type", "unknown"))
-            if not self.applies_to(task):
+            dataset = str(get_field(sample, "dataset", "unknown"))
+            if not self.applies_to(task, dataset):
                 self.results.append(None)
                 continue
             record = self.score_sample(sample)
-            record["_group"] = (str(get_field(sample, "dataset", "unknown")), task)
+            record["_group"] = (dataset, task)
             self.results.append(record)
 
     def compute_metrics(self, results: list) -> dict[str, float]:

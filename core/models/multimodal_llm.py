@@ -71,6 +71,8 @@ class MultimodalLLM(BaseModel):
             ``None``.
         aux_loss_weights: weight per auxiliary loss name.
         freeze_llm: freeze the LLM's own weights (set ``False`` for full fine-tuning).
+        freeze_projectors: freeze the projectors too (e.g. MixLoRA's instruction tuning keeps
+            the stage-1 projector fixed and trains only the adapters).
         text_encoder: ``"llm_mean"`` or ``"embedding_mean"`` (the routing context's encoder).
         generation: :class:`~octavius.models.generation.GenerationConfig` fields
             (``max_new_tokens``, ``use_cache``).
@@ -89,6 +91,7 @@ class MultimodalLLM(BaseModel):
         adapters: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         aux_loss_weights: Mapping[str, float] | None = None,
         freeze_llm: bool = True,
+        freeze_projectors: bool = False,
         text_encoder: str = "llm_mean",
         generation: Mapping[str, Any] | None = None,
         max_length: int | None = None,
@@ -113,6 +116,8 @@ class MultimodalLLM(BaseModel):
         self.projectors = nn.ModuleDict()
         for modality, cfg in (encoders or {}).items():
             self._add_modality(modality, cfg, projector, hidden)
+        if freeze_projectors:
+            self.projectors.requires_grad_(False)
         self.placeholder_ids = {
             m: self.tokenizer.convert_tokens_to_ids(PLACEHOLDERS[m]) for m in PLACEHOLDERS
         }

@@ -86,6 +86,29 @@ def test_multiple_choice_accuracy_by_hand():
     assert evaluator.evaluate(len(samples)) == {"sqa/multiple_choice/accuracy": 50.0}
 
 
+def test_metrics_can_be_limited_to_datasets_sharing_a_task_type():
+    """ScienceQA (choices) and ScanQA (open answers) are both `vqa`: each metric takes its own."""
+    samples = [
+        dict(dataset="sqa", task_type="vqa", options=OPTIONS, gt_text="(B)", pred_text="B"),
+        dict(dataset="sqa", task_type="vqa", options=OPTIONS, gt_text="(A)", pred_text="B"),
+        dict(dataset="scanqa", task_type="vqa", gt_text="two chairs", pred_text="Two chairs."),
+    ]
+    init_default_scope("octavius")
+    evaluator = Evaluator(
+        [
+            dict(type="MultipleChoiceAccuracy", task_types=["vqa"], datasets=["sqa"]),
+            dict(type="VQAAccuracy", datasets=["scanqa"]),
+        ]
+    )
+    evaluator.process(samples)
+    assert evaluator.evaluate(len(samples)) == {
+        "sqa/vqa/accuracy": 50.0,
+        "scanqa/vqa/accuracy": 100.0,
+    }
+    with pytest.raises(TypeError, match="datasets must be a list"):
+        VQAAccuracy(datasets="scanqa")
+
+
 def test_multiple_choice_reference_must_name_an_option():
     with pytest.raises(ValueError, match="names no option"):
         MultipleChoiceAccuracy().process(

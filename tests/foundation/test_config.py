@@ -44,3 +44,15 @@ def test_declared_variables_and_overrides(tmp_path):
 def test_missing_config_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.py"):
         load_config(tmp_path / "nope.py")
+
+
+def test_names_imported_by_a_pure_python_config_are_not_reported(tmp_path):
+    (tmp_path / "base.py").write_text("train_cfg = dict(max_iters=2)\n")
+    cfg = _write(
+        tmp_path / "leaf.py",
+        "from mmengine.config import read_base\n\nwith read_base():\n    from .base import *\n",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownConfigKeyWarning)
+        loaded = load_config(cfg)
+    assert loaded.train_cfg.max_iters == 2

@@ -322,3 +322,15 @@ def test_clear_errors(assets, encoders, data):
         make_model(
             assets, {}, adapters=[dict(targets=r".*\.nothing", experts=dict(type="LoRAExperts"))]
         )
+
+
+def test_freeze_projectors_leaves_only_adapters_trainable(assets, encoders):
+    model = make_model(assets, encoders, adapters="octavius", freeze_projectors=True)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable, "the adapters must stay trainable"
+    assert not any(n.startswith("projectors.") for n in trainable)
+    assert any(n.startswith("llm.") for n in trainable)  # the LoRA experts and the gate
+    unfrozen = make_model(assets, encoders, adapters="octavius")
+    assert any(
+        n.startswith("projectors.") and p.requires_grad for n, p in unfrozen.named_parameters()
+    )
