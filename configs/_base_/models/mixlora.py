@@ -3,7 +3,8 @@
 The stage-one LLaVA-v1 (CLIP ViT-L/14, linear projector, Vicuna-7B v1.3) with a pool of E rank-1
 factors per linear; per instance, r factors are chosen for A and r for B by the Independent Factor
 Selection routers, B refined by the Conditional Factor Selection router (eq. 5–9). E = 16, r = 4;
-α = 2E (the pool's default, appendix B). Only the MixLoRA modules train.
+α = 2E (the pool's default, appendix B). Only the MixLoRA modules train: the stage-one
+projector is kept fixed (``freeze_projectors``).
 """
 
 llm_path = "checkpoints/vicuna-7b-v1.3"
@@ -14,6 +15,7 @@ model = dict(
     llm=llm_path,
     encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
     projector="LinearProjector",
+    freeze_projectors=True,
     adapters=dict(
         preset="mixlora",
         experts=dict(type="LoRAFactorPool", num_factors=16, rank=4, dropout=0.05),

@@ -1,0 +1,64 @@
+"""Interference study, shared LoRA: one rank-4 LoRA in every linear of the decoder layers.
+
+The base of the study's configs (docs/interference_study.md): the quickstart pipeline (tiny
+LLaMA, CLIP tower and Object-As-Scene over a tiny Point-BERT, MLP projectors) on a larger
+synthetic 2D + 3D set restricted to short-answer tasks — multiple-choice colour questions
+(``vqa``), counting (``vqa_open``) and classification, on images and on point-cloud scenes — with
+one budget for every method: 1500 iterations of 8 samples, AdamW at 3e-3 with warm-up and cosine
+decay. Every method adapts the same linears with the same scale ``alpha / rank = 2``.
+
+``tools/analysis/interference_study.py`` runs this config on the mixture (shared LoRA) and on
+each task alone (the LoRA specialists), with per-task datasets it writes; run alone, it trains on
+the whole synthetic mixture:
+
+    python tools/train.py configs/study/lora.py
+"""
+
+from mmengine.config import read_base
+
+with read_base():
+    from ..quickstart.octavius_2d3d_tiny import *
+
+study_data_root = ".cache/interference_study/data"
+decoder_linears = r"(.*\.)?layers\.\d+\.(self_attn|mlp)\.[a-z_]+_proj"
+config_variables = [*config_variables, "study_data_root", "decoder_linears"]
+
+quickstart.synthetic = dict(
+    out_dir=study_data_root,
+    num_images=1000,
+    num_scenes=500,
+    difficulty="easy",
+    image_size=32,
+    seed=0,
+    tasks=["vqa", "vqa_open", "classification"],
+)
+model.adapters = dict(
+    name="lora",
+    targets=decoder_linears,
+    experts=dict(type="LoRAExperts", num_experts=1, rank=4, alpha=8.0, dropout=0.0),
+    router=None,
+)
+model.generation = dict(max_new_tokens=12)
+
+for _dataset in (train_dataloader.dataset.datasets[0], test_dataloader.dataset.datasets[0]):
+    _dataset.update(data_root=study_data_root, name="synthetic_2d")
+for _dataset in (train_dataloader.dataset.datasets[1], test_dataloader.dataset.datasets[1]):
+    _dataset.update(data_root=study_data_root, name="synthetic_3d")
+del _dataset
+# Counting and multiple-choice answers are both task "vqa": exact match scores either.
+test_evaluator = [dict(type="VQAAccuracy"), dict(type="ClassificationAccuracy")]
+
+max_iters = 1500
+warmup_steps = 50
+base_lr = 3e-3
+min_lr = 3e-5
+optim_wrapper.optimizer.lr = base_lr
+param_scheduler = [
+    dict(type="LinearLR", start_factor=1e-2, by_epoch=False, begin=0, end=warmup_steps),
+    dict(
+        type="CosineAnnealingLR", eta_min=min_lr, by_epoch=False, begin=warmup_steps, end=max_iters
+    ),
+]
+train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters)
+default_hooks.checkpoint.update(interval=max_iters, by_epoch=False, max_keep_ckpts=1)
+default_hooks.logger.interval = 100
