@@ -251,11 +251,13 @@ def test_fcaf3d_extraction_reads_back_identically(source, tmp_path):
     (tmp_path / "points").mkdir()
     np.save(tmp_path / "points" / "small.npy", scene["points"].numpy())
     extract_rois(source, scene_files(tmp_path / "points"), tmp_path / "rois", progress=False)
-    expected_boxes, expected_scores = source.scored_rois(scene)  # also: deterministic
     read = PrecomputedRoISource(root=tmp_path / "rois")(scene)
-    assert len(read) > 0 and torch.equal(read, expected_boxes)
     stored = np.load(tmp_path / "rois" / "small.npy")
-    np.testing.assert_array_equal(stored[:, 6], expected_scores.numpy())
+    assert len(read) > 0 and torch.equal(read, torch.from_numpy(stored[:, :6]))
+    # A second detection agrees; sparse convolutions may sum in another order across threads.
+    expected_boxes, expected_scores = source.scored_rois(scene)
+    torch.testing.assert_close(read, expected_boxes, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(stored[:, 6], expected_scores.numpy(), atol=1e-5, rtol=0)
 
 
 @needs_3d
