@@ -1,4 +1,8 @@
-"""The multimodal model: encoders, projectors and the LLM with its adapters."""
+"""The multimodal model: encoders, projectors and the LLM with its adapters.
 
-from octavius.models import projectors, tiny_assets  # noqa: F401  (register PROJECTORS)
-from octavius.models import multimodal_llm  # noqa: F401  (register MODELS)
+Importing this package registers ``MultimodalLLM`` (MODELS) and the projectors (PROJECTORS).
+"""
+
+from octavius.models import multimodal_llm, projectors, tiny_assets
+
+__all__ = ["multimodal_llm", "projectors", "tiny_assets"]
