@@ -1,0 +1,104 @@
+"""Benchmark the adapter variants: step time, peak memory, trainable parameters.
+
+    python tools/benchmark.py adapters --json OUT.json [--quick] [--variants a,b] [--steps N] [--warmup N]
+
+See README "Benchmark" and :mod:`octavius.benchmark`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from octavius.benchmark import (
+    FULL_SETUP,
+    QUICK_SETUP,
+    VARIANT_NAMES,
+    BenchmarkOptions,
+    run_adapters_benchmark,
+    run_memory_worker,
+    select_variants,
+)
+from octavius.benchmark.options import MODEL_FLAGS
+
+#: Per-mode defaults of the run settings (model sizes come from FULL_SETUP / QUICK_SETUP).
+DEFAULTS = {
+    False: {"steps": 10, "warmup": 2, "memory_jobs": 1},
+    True: {"steps": 5, "warmup": 1, "memory_jobs": 2},
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="benchmark", required=True)
+    p = sub.add_parser("adapters", help="time and measure the adapter variants")
+    p.add_argument("--json", type=Path, help="write the result here")
+    p.add_argument("--markdown", type=Path, help="write the tables here as Markdown")
+    p.add_argument("--quick", action="store_true", help="a small model; under a minute")
+    p.add_argument(
+        "--variants",
+        type=lambda s: [v.strip() for v in s.split(",") if v.strip()],
+        help=f"comma-separated subset of: {', '.join(VARIANT_NAMES)}",
+    )
+    p.add_argument("--steps", type=int, help="measured steps per variant (full 10, quick 5)")
+    p.add_argument("--warmup", type=int, help="warm-up steps per variant (full 2, quick 1)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's, all cores)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory workers")
+    p.add_argument("--memory-jobs", type=int, help="memory workers at once (full 1, quick 2)")
+    model = p.add_argument_group("model (defaults: the full or the --quick setup)")
+    for field_name, flag in MODEL_FLAGS.items():
+        model.add_argument(flag, dest=field_name, type=int)
+    p.add_argument("--_memory-worker", dest="memory_worker", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def build_options(args: argparse.Namespace) -> BenchmarkOptions:
+    defaults = DEFAULTS[args.quick]
+    preset = QUICK_SETUP if args.quick else FULL_SETUP
+    overrides = {f: getattr(args, f) for f in MODEL_FLAGS if getattr(args, f) is not None}
+    return BenchmarkOptions(
+        model=dataclasses.replace(preset, **overrides),
+        variants=select_variants(args.variants),
+        steps=args.steps if args.steps is not None else defaults["steps"],
+        warmup=args.warmup if args.warmup is not None else defaults["warmup"],
+        threads=args.threads,
+        memory=not args.no_memory,
+        memory_jobs=args.memory_jobs or defaults["memory_jobs"],
+        seed=args.seed,
+        quick=args.quick,
+        json_path=args.json,
+        markdown_path=args.markdown,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> dict | None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    try:
+        options = build_options(args)
+    except ValueError as err:
+        sys.exit(f"benchmark: {err}")
+    if args.memory_worker:
+        if args.json is None:
+            sys.exit("benchmark: --_memory-worker needs --json")
+        args.json.write_text(json.dumps(run_memory_worker(options, args.memory_worker)))
+        return None
+    worker = [sys.executable, str(Path(__file__).resolve()), "adapters"]
+    command = shlex.join(["python", "tools/benchmark.py", *argv])
+    # A pipe or a log file gets a table wide enough for every column.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    return run_adapters_benchmark(options, worker_command=worker, console=console, command=command)
+
+
+if __name__ == "__main__":
+    main()
