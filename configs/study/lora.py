@@ -23,14 +23,34 @@ study_data_root = ".cache/interference_study/data"
 decoder_linears = r"(.*\.)?layers\.\d+\.(self_attn|mlp)\.[a-z_]+_proj"
 config_variables = [*config_variables, "study_data_root", "decoder_linears"]
 
-quickstart.synthetic = dict(
-    out_dir=study_data_root,
-    num_images=1000,
-    num_scenes=500,
-    difficulty="easy",
-    image_size=32,
-    seed=0,
-    tasks=["vqa", "vqa_open", "classification"],
+# Only the tiny models and this study's data are prepared (no RoI files: the scenes' instance
+# boxes serve as RoIs directly, below).
+quickstart = dict(
+    tiny_assets=quickstart.tiny_assets,
+    synthetic=dict(
+        out_dir=study_data_root,
+        num_images=1000,
+        num_scenes=500,
+        difficulty="easy",
+        image_size=32,
+        seed=0,
+        tasks=["vqa", "vqa_open", "classification"],
+    ),
+    test_after_train=True,
+)
+# The model is pinned here rather than inherited, so the study's numbers do not move when the
+# quickstart changes: linear projectors (trainable), Object-As-Scene on the instance boxes, and a
+# frozen LLM whose output layer stays frozen too (only adapters, routers and projectors train).
+model.projector = "LinearProjector"
+model.encoders.point_cloud = dict(
+    type="ObjectAsSceneEncoder",
+    point_encoder=dict(type="PointBERT", checkpoint=point_bert_path, **_tiny_point_bert),
+    roi_source=dict(type="GTBoxRoISource"),
+    num_rois=4,
+    points_per_roi=32,
+    num_queries=4,
+    num_layers=2,
+    num_heads=2,
 )
 model.adapters = dict(
     name="lora",
