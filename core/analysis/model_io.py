@@ -20,6 +20,7 @@ import contextlib
 import copy
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,6 +41,12 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val", "test")
+
+
+def default_output_dir(cfg: Any, checkpoint: str | os.PathLike | None = None) -> Path:
+    """Where an analysis writes when no ``--out`` is given: ``analysis/`` beside the checkpoint
+    (or beside the config's work dir, or under ``work_dirs/`` when neither is set)."""
+    return Path(checkpoint or cfg.get("work_dir") or "work_dirs").parent / "analysis"
 
 
 def build_model(cfg: Any, checkpoint: str | os.PathLike | None = None) -> nn.Module:

@@ -36,6 +36,7 @@ class ClassificationAccuracy(AccuracyMetric):
         task_types: Task types scored (default ``["classification"]``).
         collect_device: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
         prefix: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
+        datasets: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
     """
 
     default_task_types = ("classification",)

@@ -35,6 +35,7 @@ class DetectionMetric(TaskMetric):
         task_types: Task types scored (default ``["detection"]``).
         collect_device: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
         prefix: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
+        datasets: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
     """
 
     default_task_types = ("detection",)

@@ -138,6 +138,7 @@ class LLMJudgeAccuracy(AccuracyMetric):
         task_types: Task types scored (default: all).
         collect_device: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
         prefix: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
+        datasets: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
     """
 
     default_task_types = ()

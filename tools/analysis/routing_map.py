@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mmengine.config import DictAction
 
-from octavius.analysis.model_io import build_model, build_split_dataset
+from octavius.analysis.model_io import build_model, build_split_dataset, default_output_dir
 from octavius.analysis.reports import routing_report
 from octavius.config import load_config
 from octavius.plugin_manager import load_plugins
@@ -56,9 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     load_plugins()
     cfg = load_config(args.config, args.cfg_options)
-    out = (
-        args.out or Path(args.checkpoint or cfg.get("work_dir") or "work_dirs").parent / "analysis"
-    )
+    out = args.out or default_output_dir(cfg, args.checkpoint)
     model = build_model(cfg, args.checkpoint)
     dataset = build_split_dataset(cfg, args.split)
     report = routing_report(
