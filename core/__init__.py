@@ -16,4 +16,13 @@ warnings.filterwarnings("ignore", message=r".*pkg_resources is deprecated.*", ca
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "load_model"]
+
+
+def __getattr__(name: str):
+    # ``octavius.load_model`` without importing torch and transformers at ``import octavius``.
+    if name == "load_model":
+        from octavius.loading import load_model
+
+        return load_model
+    raise AttributeError(f"module 'octavius' has no attribute {name!r}")

@@ -132,7 +132,7 @@ TASK_UTILS = _child("task util", MMENGINE_TASK_UTILS)
 VISUALIZERS = _child("visualizer", MMENGINE_VISUALIZERS)
 VISBACKENDS = _child("vis_backend", MMENGINE_VISBACKENDS)
 LOG_PROCESSORS = _child("log_processor", MMENGINE_LOG_PROCESSORS)
-FUNCTIONS = _child("function", MMENGINE_FUNCTIONS, ["octavius.data"])
+FUNCTIONS = _child("function", MMENGINE_FUNCTIONS, ["octavius.data", "octavius.testing.quickstart"])
 
 # Octavius's own kinds of component, built through the typed helpers in octavius.builders.
 # They are roots (mmengine keeps one child per scope, so they cannot all hang under MODELS).

@@ -54,6 +54,8 @@ config_variables = [
     "biomedicine_ann",
     "pretrain_ann",
     "vision_flan_ann",
+    # model parts named in configs/_base_/adapters/
+    "adapters",
     # schedule
     "base_lr",
     "min_lr",

@@ -6,5 +6,5 @@ from mmengine.config import read_base
 with read_base():
     from .llava_mole_e3_mix111 import *
 
-model.adapters.experts.num_experts = 2
+model.adapters.rules.mlp.experts.num_experts = 2
 train_dataloader.dataset.frequencies = [1, 0, 1]

@@ -7,4 +7,4 @@ from mmengine.config import read_base
 with read_base():
     from .llava_mole_e2_mix101 import *
 
-model.adapters.router.mode = "dense"
+model.adapters.rules.mlp.router.mode = "dense"

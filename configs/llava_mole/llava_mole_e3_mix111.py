@@ -28,5 +28,5 @@ for _dataset in (*train_dataloader.dataset.datasets, *test_dataloader.dataset.da
     _dataset.update(tokenizer=llm_path, data_root=data_root)
 del _dataset
 
-model.adapters.experts.num_experts = 3
+model.adapters.rules.mlp.experts.num_experts = 3
 train_dataloader.dataset.frequencies = [1, 1, 1]

@@ -5,5 +5,5 @@ from mmengine.config import read_base
 with read_base():
     from .llava_mole_e3_mix111 import *
 
-model.adapters.experts.num_experts = 3
+model.adapters.rules.mlp.experts.num_experts = 3
 train_dataloader.dataset.frequencies = [1, 2, 1]

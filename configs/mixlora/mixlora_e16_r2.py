@@ -6,4 +6,3 @@ with read_base():
     from .mixlora_e16_r4 import *
 
 model.adapters.experts.update(num_factors=16, rank=2)
-model.adapters.router.rank = 2

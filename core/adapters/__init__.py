@@ -28,15 +28,10 @@ from octavius.adapters.injection import AdapterReport, inject_adapters
 from octavius.adapters.layer import AdaptedLinear
 from octavius.adapters.losses import cv_squared_loss, switch_balance_loss
 from octavius.adapters.merge import merge_adapters, unmerge_adapters
-from octavius.adapters.ops import masked_mean, top_k_renormalised
+from octavius.adapters.pool_and_topk import masked_mean, top_k_renormalised
+from octavius.adapters.presets import preset_rules
 from octavius.adapters.recording import RoutingRecord, RoutingRecorder
-from octavius.adapters.rules import (
-    AdapterRule,
-    llava_mole_rules,
-    mixlora_rules,
-    octavius_rules,
-    parse_adapter_config,
-)
+from octavius.adapters.rules import AdapterRule, parse_adapter_config
 from octavius.adapters.sharing import RoutingSlot
 
 __all__ = [
@@ -58,12 +53,10 @@ __all__ = [
     "cv_squared_loss",
     "grouped_lora",
     "inject_adapters",
-    "llava_mole_rules",
     "masked_mean",
     "merge_adapters",
-    "mixlora_rules",
-    "octavius_rules",
     "parse_adapter_config",
+    "preset_rules",
     "switch_balance_loss",
     "top_k_renormalised",
     "unmerge_adapters",

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
+from octavius.adapters.base_expert import BaseExpertBank
 from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.builders import build_experts, build_router
 from octavius.adapters.layer import ADAPTABLE_TYPES, AdaptedLinear, linear_features
@@ -104,14 +105,17 @@ class _Injector:
             return self.hidden
         return d_in
 
-    def make_router(self, rule: AdapterRule, d_in: int, num_choices: int) -> BaseRouter:
+    def make_router(self, rule: AdapterRule, d_in: int, experts: BaseExpertBank) -> BaseRouter:
         from octavius.registry import ROUTERS
 
         router_cls = ROUTERS.get(rule.router["type"])
         defaults = {
             "in_features": self.router_in_features(router_cls, rule, d_in),
-            "num_experts": num_choices,
+            "num_experts": experts.num_choices,
         }
+        if getattr(router_cls, "rank_follows_experts", False):
+            # MixLoRA: the router selects as many factors as the pool's rank (stated once).
+            defaults["rank"] = experts.rank
         router = build_router(rule.router, **defaults)
         self.trainable.extend(router.trainable_parameters())
         if rule.sharing != "module" and router.level == "token" and rule.sharing == "global":
@@ -123,14 +127,17 @@ class _Injector:
         self.routers.append(router)
         return router
 
-    def slot_for(self, rule: AdapterRule, name: str, d_in: int, num_choices: int) -> RoutingSlot:
+    def slot_for(
+        self, rule: AdapterRule, name: str, d_in: int, experts: BaseExpertBank
+    ) -> RoutingSlot:
+        num_choices = experts.num_choices
         if rule.sharing == "global":
             key = f"{GLOBAL_ROUTERS_ATTR}.{rule.name}"
         else:
             key = f"{name.rpartition('.')[0]}.{BLOCK_ROUTER_ATTR}_{rule.name}".lstrip(".")
         slot = self.slots.get(key)
         if slot is None:
-            router = self.make_router(rule, d_in, num_choices)
+            router = self.make_router(rule, d_in, experts)
             if rule.sharing == "global":
                 holder = getattr(self.model, GLOBAL_ROUTERS_ATTR, None)
                 if holder is None:
@@ -160,10 +167,10 @@ class _Injector:
         router: BaseRouter | RoutingSlot | None = None
         if rule.router is not None:
             if rule.sharing == "module":
-                router = self.make_router(rule, d_in, experts.num_choices)
+                router = self.make_router(rule, d_in, experts)
                 router.to(device=base.weight.device)
             else:
-                router = self.slot_for(rule, name, d_in, experts.num_choices)
+                router = self.slot_for(rule, name, d_in, experts)
                 router.router.to(device=base.weight.device)
         adapted = AdaptedLinear(base, experts, router, name=name)
         # New modules follow the mode of the layer they replace (dropout off in an eval model).

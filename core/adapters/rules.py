@@ -11,9 +11,11 @@ A rule is a dict in the model config::
         sharing="global",                       # "module" | "block" | "global"
     )
 
-The adapter config is a rule, a list of rules, a ready-made rule set by name (``"octavius"``,
-``"llava_mole"``, ``"mixlora"``), or ``dict(preset=NAME, **overrides)``; any dict form may add
-``trainable=[regex, …]`` naming further parameters to train (e.g. the LM head).
+The adapter config is a rule, ``dict(rules=[rule, …])`` or ``dict(rules=dict(name=rule, …))``
+(the key names the rule), or a shortcut to one of the papers' rule sets by name (``"octavius"``,
+``"llava_mole"``, ``"mixlora"``, or ``dict(preset=NAME, **overrides)``), which loads the config
+file ``configs/_base_/adapters/NAME.py`` (see :mod:`octavius.adapters.presets`); any dict form
+may add ``trainable=[regex, …]`` naming further parameters to train (e.g. the LM head).
 """
 
 from __future__ import annotations
@@ -24,13 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from octavius.adapters.sharing import SHARING
-
-#: q/k/v/o projections of LLaMA-style models, and GPT-2's fused ``c_attn`` and ``attn.c_proj``.
-ATTENTION_TARGETS = r".*\.(self_attn|attn)\.(q_proj|k_proj|v_proj|o_proj|c_attn|c_proj)"
-#: gate/up/down projections of LLaMA-style MLPs, and GPT-2's ``mlp.c_fc`` / ``mlp.c_proj``.
-MLP_TARGETS = r".*\.mlp\.(gate_proj|up_proj|down_proj|c_fc|c_proj)"
-#: every linear inside the decoder layers (``layers.N`` / GPT-2's ``h.N``).
-DECODER_TARGETS = r"(.*\.)?(layers|h)\.\d+\..+"
 
 
 def _compile(pattern: str | Sequence[str] | None, what: str) -> Callable[[str], bool] | None:
@@ -118,75 +113,11 @@ class AdapterRule:
         return cls(**{"name": f"rule{index}", **cfg})
 
 
-def _merged(base: dict[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {**base, **(override or {})}
-
-
-def octavius_rules(
-    experts: Mapping[str, Any] | None = None,
-    router: Mapping[str, Any] | None = None,
-    targets: str | Sequence[str] = ATTENTION_TARGETS,
-) -> list[dict[str, Any]]:
-    """Octavius (eq. 3): LoRA experts on q/k/v/o, one global instance gate, sparse top-2."""
-    return [
-        dict(
-            name="attention",
-            targets=targets,
-            experts=_merged(
-                dict(type="LoRAExperts", num_experts=4, rank=32, alpha=32.0, dropout=0.1), experts
-            ),
-            router=_merged(dict(type="InstanceRouter", top_k=2), router),
-            sharing="global",
-        )
-    ]
-
-
-def llava_mole_rules(
-    experts: Mapping[str, Any] | None = None,
-    router: Mapping[str, Any] | None = None,
-    attention: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """LLaVA-MoLE (eq. 3–8): token top-1 MoE on MLP gate/up/down with one router per MLP block,
-    plain LoRA (one expert, no router) on the attention projections."""
-    return [
-        dict(
-            name="mlp",
-            targets=MLP_TARGETS,
-            experts=_merged(
-                dict(type="LoRAExperts", num_experts=3, rank=32, alpha=64.0, dropout=0.05), experts
-            ),
-            router=_merged(dict(type="TokenRouter", top_k=1, balance_loss_weight=1e-2), router),
-            sharing="block",
-        ),
-        dict(
-            name="attention",
-            targets=ATTENTION_TARGETS,
-            experts=_merged(
-                dict(type="LoRAExperts", num_experts=1, rank=32, alpha=64.0, dropout=0.05),
-                attention,
-            ),
-            router=None,
-        ),
-    ]
-
-
-def mixlora_rules(
-    experts: Mapping[str, Any] | None = None,
-    router: Mapping[str, Any] | None = None,
-    targets: str | Sequence[str] = DECODER_TARGETS,
-) -> list[dict[str, Any]]:
-    """MixLoRA (eq. 4–9): a rank-1 factor pool on every decoder linear, conditional factor
-    router per linear. The router's rank follows the pool's unless set explicitly."""
-    pool = _merged(dict(type="LoRAFactorPool", num_factors=16, rank=4), experts)
-    route = _merged(dict(type="ConditionalFactorRouter", rank=pool.get("rank", 4)), router)
-    return [dict(name="mixlora", targets=targets, experts=pool, router=route, sharing="module")]
-
-
-PRESETS: dict[str, Callable[..., list[dict[str, Any]]]] = {
-    "llava_mole": llava_mole_rules,
-    "mixlora": mixlora_rules,
-    "octavius": octavius_rules,
-}
+def named_rules(rules: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rules of ``dict(rules=…)``: a list, or a dict whose keys name its rules (in order)."""
+    if isinstance(rules, Mapping):
+        return [{**dict(rule), "name": name} for name, rule in rules.items()]
+    return [dict(rule) for rule in rules]
 
 
 def parse_adapter_config(
@@ -200,15 +131,11 @@ def parse_adapter_config(
         cfg = dict(adapter_cfg)
         trainable = list(cfg.pop("trainable", []) or [])
         if "preset" in cfg:
-            name = cfg.pop("preset")
-            if name not in PRESETS:
-                raise KeyError(f"Unknown adapter preset '{name}'; choose one of {sorted(PRESETS)}.")
-            try:
-                rule_cfgs = PRESETS[name](**cfg)
-            except TypeError as err:
-                raise TypeError(f"Adapter preset '{name}': {err}") from err
+            from octavius.adapters.presets import preset_rules
+
+            rule_cfgs = preset_rules(cfg.pop("preset"), **cfg)
         elif "rules" in cfg:
-            rule_cfgs = list(cfg.pop("rules"))
+            rule_cfgs = named_rules(cfg.pop("rules"))
             if cfg:
                 raise KeyError(f"Adapter config has unknown keys {sorted(cfg)} next to 'rules'.")
         else:

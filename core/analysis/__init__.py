@@ -12,17 +12,16 @@ Public API (see docs/interference_study.md):
 - :func:`selection_features`, :func:`tsne_embedding` — MixLoRA Fig. 5;
 - :func:`plot_routing_maps`, :func:`plot_interference`, :func:`plot_tsne` — PNG figures;
 - :func:`load_metrics`, :func:`results_table`, :func:`metrics_table` — Markdown result tables;
-- :func:`build_model`, :func:`build_split_dataset`, :func:`routing_report`,
+- :func:`build_split_dataset`, :func:`routing_report`,
   :func:`interference_report` — the analyses of a configured model and checkpoint, written to
   JSON and PNG (what ``tools/analysis`` runs);
-- :func:`run_study`, :data:`DEFAULT_STUDY` — the interference study
+- :mod:`octavius.analysis.study` — the interference study
   (``tools/analysis/interference_study.py``).
 """
 
 from octavius.analysis.interference import interference_matrix, mean_unit_gradient
-from octavius.analysis.model_io import build_model, build_split_dataset
 from octavius.analysis.plots import plot_interference, plot_routing_maps, plot_tsne
-from octavius.analysis.reports import interference_report, routing_report
+from octavius.analysis.report_files import interference_report, routing_report
 from octavius.analysis.routing_capture import (
     SampleRouting,
     capture_routing,
@@ -31,9 +30,8 @@ from octavius.analysis.routing_capture import (
 )
 from octavius.analysis.routing_maps import RoutingMap, routing_maps
 from octavius.analysis.selection_tsne import selection_features, tsne_embedding
-from octavius.analysis.study import run_study
-from octavius.analysis.study_plan import DEFAULT_STUDY
 from octavius.analysis.tables import load_metrics, metrics_table, results_table
+from octavius.analysis.task_batches import build_split_dataset
 from octavius.analysis.task_gradients import (
     InterferenceScores,
     adapter_factor_parameters,
@@ -42,12 +40,10 @@ from octavius.analysis.task_gradients import (
 )
 
 __all__ = [
-    "DEFAULT_STUDY",
     "InterferenceScores",
     "RoutingMap",
     "SampleRouting",
     "adapter_factor_parameters",
-    "build_model",
     "build_split_dataset",
     "capture_routing",
     "collect_task_gradients",
@@ -64,7 +60,6 @@ __all__ = [
     "routed_layers",
     "routing_maps",
     "routing_report",
-    "run_study",
     "selection_features",
     "task_interference",
     "tsne_embedding",

@@ -112,7 +112,7 @@ def capture_routing(
     Args:
         batches: ``(batch, task label per sample)`` pairs.
         forward: runs the model on ``batch`` with ``recorder`` set on its routing context (e.g.
-            :func:`octavius.analysis.model_io.recorded_forward`); called without gradients.
+            :func:`octavius.analysis.task_batches.recorded_forward`); called without gradients.
         num_choices: routed layer → number of experts or factors (:func:`routed_layers`).
         layers: optional regular expression; only matching layers are recorded.
 

@@ -16,7 +16,7 @@ from octavius.benchmark.model import (
     train_step,
 )
 from octavius.benchmark.options import FULL_SETUP, QUICK_SETUP, BenchmarkOptions, ModelSetup
-from octavius.benchmark.report import TARGETS, Target, compute_ratios, markdown_tables
+from octavius.benchmark.targets import TARGETS, Target, compute_ratios, markdown_tables
 from octavius.benchmark.variants import (
     DECODER_LINEARS,
     VARIANT_NAMES,

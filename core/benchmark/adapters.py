@@ -34,7 +34,12 @@ from octavius.benchmark.model import (
     train_step,
 )
 from octavius.benchmark.options import BenchmarkOptions
-from octavius.benchmark.report import compute_ratios, markdown_tables, targets_table, variants_table
+from octavius.benchmark.targets import (
+    compute_ratios,
+    markdown_tables,
+    targets_table,
+    variants_table,
+)
 from octavius.benchmark.variants import (
     DECODER_LINEARS,
     VARIANTS,

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from octavius.adapters import inject_adapters, llava_mole_rules, mixlora_rules, octavius_rules
+from octavius.adapters import inject_adapters
 from octavius.benchmark.model import PreparedVariant
 from octavius.benchmark.options import ModelSetup
 
@@ -75,7 +75,7 @@ def _peft_lora(rank: int) -> Callable[[nn.Module, ModelSetup], PreparedVariant]:
 
 
 def _injected(
-    name: str, rules: list[dict[str, Any]]
+    name: str, rules: dict[str, Any]
 ) -> Callable[[nn.Module, ModelSetup], PreparedVariant]:
     def build(model: nn.Module, setup: ModelSetup) -> PreparedVariant:
         report = inject_adapters(model, rules)
@@ -117,7 +117,8 @@ VARIANTS: dict[str, Variant] = {
             "InstanceRouter (global) top-2 of 4 LoRAExperts r16 on q/k/v/o + gate/up/down",
             _injected(
                 "moe_instance_e4_top2_r16",
-                octavius_rules(
+                dict(
+                    preset="octavius",
                     experts={"num_experts": 4, "rank": 16, "alpha": 32.0, **_NO_DROPOUT},
                     router={"top_k": 2},
                     targets=list(DECODER_LINEARS),
@@ -129,7 +130,8 @@ VARIANTS: dict[str, Variant] = {
             "TokenRouter (per MLP block) top-1 of 4 LoRAExperts r32 on gate/up/down, LoRA r32 on q/k/v/o",
             _injected(
                 "moe_token_e4_top1_r32",
-                llava_mole_rules(
+                dict(
+                    preset="llava_mole",
                     experts={"num_experts": 4, "rank": 32, "alpha": 64.0, **_NO_DROPOUT},
                     router={"top_k": 1},
                     attention={"rank": 32, "alpha": 64.0, **_NO_DROPOUT},
@@ -141,7 +143,8 @@ VARIANTS: dict[str, Variant] = {
             "InstanceRouter (global) dense weighted sum of 4 LoRAExperts r32 on q/k/v/o + gate/up/down",
             _injected(
                 "moe_dense_e4_r32",
-                octavius_rules(
+                dict(
+                    preset="octavius",
                     experts={"num_experts": 4, "rank": 32, "alpha": 64.0, **_NO_DROPOUT},
                     router={"mode": "dense"},
                     targets=list(DECODER_LINEARS),
@@ -153,7 +156,7 @@ VARIANTS: dict[str, Variant] = {
             "LoRAFactorPool E16 r4 + ConditionalFactorRouter on every decoder linear",
             _injected(
                 "mixlora_e16_r4",
-                mixlora_rules(experts={"num_factors": 16, "rank": 4, **_NO_DROPOUT}),
+                dict(preset="mixlora", experts={"num_factors": 16, "rank": 4, **_NO_DROPOUT}),
             ),
         ),
         Variant(

@@ -5,6 +5,7 @@ transforms (``TRANSFORMS``), the collate function (``FUNCTIONS``) and the data p
 (``MODELS``).
 """
 
+from octavius.data.annotation_records import RecordParser, Turn, iter_annotation_file
 from octavius.data.collate import instruction_collate
 from octavius.data.data_preprocessor import InstructionDataPreprocessor, pad_sequences
 from octavius.data.encode_conversation import EncodeConversation
@@ -14,7 +15,6 @@ from octavius.data.load_images import LoadInstructionImages
 from octavius.data.load_point_cloud import LoadPointCloud
 from octavius.data.mixture_dataset import MixtureDataset
 from octavius.data.plain_template import Plain
-from octavius.data.records import RecordParser, Turn, iter_annotation_file
 from octavius.data.tasks import (
     DEFAULT_TASKS,
     SYSTEM_PROMPTS,

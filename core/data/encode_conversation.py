@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
+from octavius.data.annotation_records import Turn
 from octavius.data.errors import DataError
-from octavius.data.records import Turn
 from octavius.data.templates import BaseTemplate, EncodedConversation, build_template
 from octavius.data.tokenizer import PLACEHOLDERS, load_tokenizer
 from octavius.registry import TRANSFORMS

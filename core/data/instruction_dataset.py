@@ -9,11 +9,11 @@ from typing import Any
 
 from mmengine.dataset import BaseDataset
 
+from octavius.data.annotation_records import RecordParser, Turn, iter_annotation_file
 from octavius.data.encode_conversation import EncodeConversation
 from octavius.data.errors import DataError, SkipLog, data_logger
 from octavius.data.load_images import LoadInstructionImages
 from octavius.data.load_point_cloud import LoadPointCloud
-from octavius.data.records import RecordParser, Turn, iter_annotation_file
 from octavius.data.tasks import task_id_map
 from octavius.data.templates import BaseTemplate
 from octavius.registry import DATASETS

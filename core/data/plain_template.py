@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from octavius.data.records import Turn
+from octavius.data.annotation_records import Turn
 from octavius.data.templates import BaseTemplate, Segment
 from octavius.data.tokenizer import PLACEHOLDERS
 from octavius.registry import TEMPLATES

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from octavius.data.records import Turn
+from octavius.data.annotation_records import Turn
 from octavius.registry import TEMPLATES
 
 __all__ = ["IGNORE_INDEX", "BaseTemplate", "EncodedConversation", "Segment", "build_template"]

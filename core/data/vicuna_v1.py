@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from octavius.data.records import Turn
+from octavius.data.annotation_records import Turn
 from octavius.data.tasks import SYSTEM_PROMPTS
 from octavius.data.templates import BaseTemplate, Segment
 from octavius.registry import TEMPLATES

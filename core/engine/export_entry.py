@@ -1,8 +1,8 @@
 """What ``tools/export.py`` does: build a model from a config and checkpoint, then export it.
 
 - :func:`export_merged` — a standalone Hugging Face model with an expert set or a prompt's
-  routing merged into the weights (:mod:`octavius.engine.export`);
-- :func:`export_peft` — the LoRA adapters in peft's format (:mod:`octavius.engine.peft_io`);
+  routing merged into the weights (:mod:`octavius.export.merged`);
+- :func:`export_peft` — the LoRA adapters in peft's format (:mod:`octavius.export.peft_io`);
 - :func:`import_peft` — a peft LoRA adapter into an Octavius checkpoint, plus the adapter rules
   to put in the config that loads it.
 """
@@ -17,41 +17,13 @@ from typing import Any
 from mmengine.config import Config
 from torch import nn
 
-from octavius.engine.checkpoint import (
-    WEIGHTS_FILE,
+from octavius.checkpoints.checkpoint import (
     load_weights,
     resolve_checkpoint_path,
     save_checkpoint,
 )
-from octavius.engine.quickstart import prepare_quickstart
-from octavius.engine.runner_state import read_weights_file
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` (after preparing quickstart assets) in evaluation mode."""
-    from mmengine.registry import DefaultScope
-
-    from octavius.registry import MODELS
-
-    prepare_quickstart(cfg)
-    scope = cfg.get("default_scope", "octavius")
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
-    return model.eval()
-
-
-def load_model(cfg: Config, checkpoint: str | os.PathLike, strict: bool = True) -> nn.Module:
-    """Build ``cfg.model`` and load ``checkpoint`` into it (strictly: every trainable weight).
-
-    Raises:
-        octavius.engine.checkpoint.CheckpointError: When the checkpoint is unreadable or
-            belongs to another model (the message names the file).
-    """
-    model = build_model(cfg)
-    path = resolve_checkpoint_path(checkpoint)
-    source = path / WEIGHTS_FILE if path.is_dir() else path
-    load_weights(model, read_weights_file(path), source=source, strict=strict)
-    return model
+from octavius.checkpoints.runner_state import read_weights_file
+from octavius.loading import build_model, load_model
 
 
 def _llm(model: nn.Module) -> nn.Module:
@@ -88,7 +60,7 @@ def export_merged(
         ValueError: Unless exactly one of ``experts`` and ``prompt`` is given (a model whose
             layers are not routed needs neither).
     """
-    from octavius.engine.export import expert_set_decision, export_merged_model, prompt_routing
+    from octavius.export.merged import expert_set_decision, export_merged_model, prompt_routing
 
     if experts is not None and prompt is not None:
         raise ValueError("choose the routing with either an expert set or a prompt, not both.")
@@ -113,7 +85,7 @@ def export_peft(
     weights: Sequence[float] | None = None,
 ) -> Path:
     """Write the checkpoint's LoRA adapters in peft's format (an expert set for routed layers)."""
-    from octavius.engine.peft_io import export_peft_adapter
+    from octavius.export.peft_io import export_peft_adapter
 
     model = load_model(cfg, checkpoint)
     out = export_peft_adapter(_llm(model), out_dir, experts=experts, expert_weights=weights)
@@ -144,7 +116,7 @@ def import_peft(
         The checkpoint directory and the adapter rules to set as ``model.adapters`` in the
         config that loads it.
     """
-    from octavius.engine.peft_io import import_peft_adapter, peft_adapter_rules
+    from octavius.export.peft_io import import_peft_adapter, peft_adapter_rules
 
     cfg.model.adapters = None
     model = build_model(cfg)

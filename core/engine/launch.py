@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from mmengine.config import Config
 
+from octavius.errors import MissingDependencyError
+
 LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
 #: Strategies that need an optional package, with the extra that installs it.
 OPTIONAL_STRATEGIES = {
@@ -24,10 +26,6 @@ OPTIONAL_STRATEGIES = {
     "ColossalAIStrategy": ("colossalai", None),
 }
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
-
-class MissingOptionalDependencyError(ImportError):
-    """A config asks for a feature whose optional dependency is not installed."""
 
 
 def apply_launcher(cfg: Config, launcher: str) -> None:
@@ -106,7 +104,7 @@ def check_strategy(cfg: Config) -> None:
     """Check that an optional strategy's package can be imported; error names the extra.
 
     Raises:
-        MissingOptionalDependencyError: e.g. ``DeepSpeedStrategy`` without ``deepspeed``:
+        MissingDependencyError: e.g. ``DeepSpeedStrategy`` without ``deepspeed``:
             "pip install octavius[deepspeed]".
     """
     strategy = cfg.get("strategy")
@@ -121,9 +119,11 @@ def check_strategy(cfg: Config) -> None:
         importlib.import_module(module)
     except ImportError as err:
         install = f"pip install octavius[{extra}]" if extra else f"pip install {module}"
-        raise MissingOptionalDependencyError(
+        raise MissingDependencyError(
             f"strategy {kind} needs the optional package '{module}', which cannot be imported "
-            f"({err}). Install it with `{install}`, or remove `strategy` from the config."
+            f"({err}). Install it with `{install}`, or remove `strategy` from the config.",
+            extra=extra or None,
+            module=module,
         ) from err
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from mmengine.dist import collect_results, get_world_size, is_main_process
 from mmengine.hooks import Hook
 
-from octavius.evaluation.report import sample_to_dict, write_predictions_jsonl
+from octavius.evaluation.metric_tables import sample_to_dict, write_predictions_jsonl
 from octavius.registry import HOOKS
 
 

@@ -3,7 +3,7 @@
 mmengine 0.10.7 saves checkpoints with ``torch.save`` of pickled objects and resumes through
 ``torch.load`` without ``weights_only``, which torch ≥ 2.6 refuses for those objects. This runner
 keeps mmengine's training logic and replaces the checkpoint I/O with
-:mod:`octavius.engine.checkpoint` (safetensors + JSON, written atomically):
+:mod:`octavius.checkpoints.checkpoint` (safetensors + JSON, written atomically):
 
 - ``save_checkpoint`` writes a checkpoint directory (``iter_100.pth`` becomes ``iter_100/``);
 - ``resume`` and ``load_checkpoint`` read it back, and refuse pickles;
@@ -26,8 +26,8 @@ from mmengine.dist import master_only
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
-from octavius.engine.rng import capture_rng_state, restore_rng_state
-from octavius.engine.runner_state import (
+from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
+from octavius.checkpoints.runner_state import (
     find_latest_checkpoint,
     load_runner_weights,
     resume_runner,

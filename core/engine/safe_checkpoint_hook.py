@@ -4,7 +4,7 @@ It takes :class:`mmengine.hooks.CheckpointHook`'s arguments and schedule (``inte
 ``by_epoch``, ``max_keep_ckpts``, ``save_last``, ``save_best``, ``rule``, ``save_begin``…) and
 changes how checkpoints are written:
 
-- each checkpoint is a directory in the :mod:`octavius.engine.checkpoint` format, written
+- each checkpoint is a directory in the :mod:`octavius.checkpoints.checkpoint` format, written
   atomically, so a run killed while saving leaves the previous checkpoint intact;
 - the new checkpoint is complete before the oldest one is pruned (mmengine prunes first);
 - ``work_dir/last_checkpoint`` (read by ``resume=True``) is replaced atomically, after the
@@ -23,8 +23,8 @@ from typing import Any
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
-from octavius.engine.atomic import atomic_write_text
-from octavius.engine.runner_state import save_runner_checkpoint
+from octavius.checkpoints.atomic import atomic_write_text
+from octavius.checkpoints.runner_state import save_runner_checkpoint
 from octavius.registry import HOOKS
 
 _UNSUPPORTED = {

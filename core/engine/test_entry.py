@@ -78,7 +78,7 @@ def report_test_results(runner: Any, metrics: dict[str, float]) -> Path | None:
     Returns:
         The ``metrics.json`` path on the main process, else ``None``.
     """
-    from octavius.evaluation.report import print_metric_tables, write_metrics_json
+    from octavius.evaluation.metric_tables import print_metric_tables, write_metrics_json
 
     if not is_main_process():
         return None
@@ -100,10 +100,10 @@ def run_test(cfg: Config, checkpoint: str | os.PathLike) -> dict[str, float]:
         The metrics, ``{"dataset/task/metric": value}``.
 
     Raises:
-        octavius.engine.checkpoint.CheckpointError: When the checkpoint cannot be read or does
+        octavius.checkpoints.checkpoint.CheckpointError: When the checkpoint cannot be read or does
             not fit the model (the message names the file and the keys).
     """
-    from octavius.engine.runner_state import load_runner_weights
+    from octavius.checkpoints.runner_state import load_runner_weights
 
     if not Path(checkpoint).exists() and not Path(checkpoint).with_suffix("").exists():
         raise FileNotFoundError(f"checkpoint '{checkpoint}' does not exist.")

@@ -25,7 +25,7 @@ from octavius.engine.launch import (
     setup_distributed,
     uses_flexible_runner,
 )
-from octavius.engine.quickstart import prepare_quickstart, wants_test_after_train
+from octavius.engine.prepare import prepare_assets, wants_test_after_train
 
 
 @dataclass
@@ -158,11 +158,11 @@ def _prepare_assets(cfg: Config) -> None:
     distributed = dist.is_available() and dist.is_initialized()
     rank = dist.get_rank() if distributed else 0
     if rank == 0:
-        prepare_quickstart(cfg)
+        prepare_assets(cfg)
     if distributed:
         dist.barrier()
         if rank != 0:
-            prepare_quickstart(cfg)
+            prepare_assets(cfg)
 
 
 def build_runner(cfg: Config) -> Any:

@@ -24,14 +24,14 @@ import torch
 from mmengine.hooks import Hook
 from torch import nn
 
-from octavius.engine.checkpoint import (
+from octavius.checkpoints.checkpoint import (
     WEIGHTS_FILE,
     CheckpointMismatchError,
     load_weights,
     resolve_checkpoint_path,
     unwrap_model,
 )
-from octavius.engine.runner_state import read_weights_file
+from octavius.checkpoints.runner_state import read_weights_file
 from octavius.registry import HOOKS
 
 _MAX_LISTED = 10
@@ -75,7 +75,7 @@ def load_stage1_weights(
         CheckpointMismatchError: When a trainable parameter that is not an adapter/router (nor
             allowed by ``allow_missing``) is absent from the file, or when the file has unknown
             or mis-shaped keys; the error names the file. The model is unchanged then.
-        octavius.engine.checkpoint.CheckpointFormatError: When the file cannot be read.
+        octavius.checkpoints.checkpoint.CheckpointFormatError: When the file cannot be read.
     """
     p = resolve_checkpoint_path(path)
     source = p / WEIGHTS_FILE if p.is_dir() else p

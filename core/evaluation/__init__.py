@@ -12,13 +12,13 @@ from octavius.evaluation.caption_tokenizer import ptb_tokenize
 from octavius.evaluation.classification import ClassificationAccuracy
 from octavius.evaluation.detection import DetectionMetric
 from octavius.evaluation.llm_judge import JUDGE_PROMPT, HFJudge, LLMJudgeAccuracy, parse_judgement
-from octavius.evaluation.multiple_choice import MultipleChoiceAccuracy, parse_choice, parse_options
-from octavius.evaluation.report import (
+from octavius.evaluation.metric_tables import (
     metric_tables,
     print_metric_tables,
     write_metrics_json,
     write_predictions_jsonl,
 )
+from octavius.evaluation.multiple_choice import MultipleChoiceAccuracy, parse_choice, parse_options
 from octavius.evaluation.task_metric import AccuracyMetric, SampleFieldError, TaskMetric, get_field
 from octavius.evaluation.text_normalization import normalize_vqa_answer
 from octavius.evaluation.vqa import VQAAccuracy

@@ -3,6 +3,6 @@
 Importing this package registers ``MultimodalLLM`` (MODELS) and the projectors (PROJECTORS).
 """
 
-from octavius.models import multimodal_llm, projectors, tiny_assets
+from octavius.models import multimodal_llm, projectors
 
-__all__ = ["multimodal_llm", "projectors", "tiny_assets"]
+__all__ = ["multimodal_llm", "projectors"]

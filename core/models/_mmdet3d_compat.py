@@ -33,10 +33,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from octavius.errors import MissingDependencyError
 from octavius.models.nms3d import nms_aligned_bev
 
 __all__ = [
-    "MissingExtraError",
     "import_mmdet3d",
     "mmdet3d_scope",
     "nms3d_cpu",
@@ -54,10 +54,6 @@ INSTALL_HINT = (
 _FIXED_MARK = "_octavius_fixed"
 
 
-class MissingExtraError(ImportError):
-    """The optional ``[3d]`` extra (mmdet3d, mmcv ops, MinkowskiEngine) is not importable."""
-
-
 def _alias_collections_sequence() -> None:
     if not hasattr(collections, "Sequence"):
         collections.Sequence = collections.abc.Sequence  # type: ignore[attr-defined]
@@ -73,7 +69,7 @@ def import_mmdet3d(needed_by: str = "This component") -> ModuleType:
         The ``mmdet3d`` package.
 
     Raises:
-        MissingExtraError: when mmdet3d, mmcv's compiled ops or MinkowskiEngine cannot be
+        MissingDependencyError: when mmdet3d, mmcv's compiled ops or MinkowskiEngine cannot be
             imported; the message names the extra and the precompute route.
     """
     _alias_collections_sequence()
@@ -85,8 +81,10 @@ def import_mmdet3d(needed_by: str = "This component") -> ModuleType:
             importlib.import_module("mmdet3d.models")
             importlib.import_module("mmdet3d.structures")
     except ImportError as error:
-        raise MissingExtraError(
-            f"{needed_by} needs mmdet3d, which could not be imported ({error}). {INSTALL_HINT}"
+        raise MissingDependencyError(
+            f"{needed_by} needs mmdet3d, which could not be imported ({error}). {INSTALL_HINT}",
+            extra="3d",
+            module="mmdet3d",
         ) from error
     _patch_fcaf3d_nms()
     _patch_focal_loss()

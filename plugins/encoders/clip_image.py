@@ -12,7 +12,6 @@ from torch import Tensor
 from transformers import CLIPImageProcessor, CLIPVisionModel
 
 from octavius.models.base_encoder import BaseEncoder, EncoderOutput
-from octavius.models.tiny_assets import build_tiny_clip
 from octavius.registry import ENCODERS
 
 __all__ = ["CLIPImageEncoder"]
@@ -111,4 +110,20 @@ class CLIPImageEncoder(BaseEncoder):
     @classmethod
     def example_config(cls, root: str | os.PathLike) -> dict[str, Any]:
         """Save a tiny CLIP vision tower (2 layers, width 32, 32-px images, 8-px patches) under ``root``."""
-        return dict(pretrained=str(build_tiny_clip(Path(root) / "tiny_clip_vision")))
+        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+        path = Path(root) / "tiny_clip_vision"
+        torch.manual_seed(0)
+        config = CLIPVisionConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+        CLIPVisionModel(config).save_pretrained(path)
+        CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        ).save_pretrained(path)
+        return dict(pretrained=str(path))

@@ -12,7 +12,7 @@ from torch import nn
 from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import B_INDICES, B_PENDING, B_PROBS, B_WEIGHTS, RoutingDecision
-from octavius.adapters.ops import masked_mean, top_k_renormalised
+from octavius.adapters.pool_and_topk import masked_mean, top_k_renormalised
 from octavius.registry import ROUTERS
 
 # Keys of ``RoutingDecision.extras`` understood by LoRAFactorPool.
@@ -51,12 +51,16 @@ class ConditionalFactorRouter(BaseRouter):
     Args:
         in_features: ``d_in``, the layer input the IFS routers read and the length of an A factor.
         num_experts: ``E``, the factor pool size (``experts.num_choices``).
-        rank: ``r``, factors chosen for A and for B; must equal the pool's rank.
+        rank: ``r``, factors chosen for A and for B; must equal the pool's rank (the injection
+            sets it from the pool when the config leaves it out).
         use_cfs: add the Conditional Factor Selection router for B (eq. 7–8).
     """
 
     level: ClassVar[str] = "instance"
     input_source: ClassVar[str] = "layer"
+
+    #: ``rank`` defaults to the factor pool's rank when the config leaves it out.
+    rank_follows_experts = True
 
     def __init__(
         self, in_features: int, num_experts: int, rank: int = 4, use_cfs: bool = True

@@ -12,7 +12,7 @@ from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import RoutingDecision
 from octavius.adapters.losses import cv_squared_loss
-from octavius.adapters.ops import masked_mean, top_k_renormalised
+from octavius.adapters.pool_and_topk import masked_mean, top_k_renormalised
 from octavius.registry import ROUTERS
 
 POOLED_QUESTION = "pooled_question"

@@ -12,7 +12,7 @@ from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.builders import build_text_encoder
 from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import B_INDICES, B_PROBS, B_WEIGHTS, RoutingDecision
-from octavius.adapters.ops import top_k_renormalised
+from octavius.adapters.pool_and_topk import top_k_renormalised
 from octavius.registry import ROUTERS
 
 # Keys of ``RoutingDecision.extras`` understood by LoRAFactorPool.

@@ -12,7 +12,7 @@ from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import RoutingDecision
 from octavius.adapters.losses import switch_balance_loss
-from octavius.adapters.ops import top_k_renormalised
+from octavius.adapters.pool_and_topk import top_k_renormalised
 from octavius.registry import ROUTERS
 
 MODES = ("sparse", "dense")

@@ -9,11 +9,12 @@ import torch
 from mmengine.config import Config
 from safetensors.torch import save_file
 
-from octavius.analysis.model_io import build_model, build_split_dataset, group_by_task, task_label
-from octavius.analysis.reports import evenly_spaced, interference_report, routing_report
-from octavius.data.synthetic import make_synthetic
-from octavius.models.tiny_assets import build_tiny_assets
+from octavius.analysis.report_files import evenly_spaced, interference_report, routing_report
+from octavius.analysis.task_batches import build_split_dataset, group_by_task, task_label
+from octavius.loading import load_model
 from octavius.registry import ENCODERS
+from octavius.testing.synthetic import make_synthetic
+from octavius.testing.tiny_assets import build_tiny_assets
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +72,10 @@ def test_evenly_spaced():
 
 
 def test_checkpoint_and_datasets(cfg, tmp_path):
-    model = build_model(cfg)
+    model = load_model(cfg)
     weights = {n: torch.full_like(p, 0.01) for n, p in model.named_parameters() if p.requires_grad}
     save_file(weights, tmp_path / "weights.safetensors")
-    loaded = build_model(cfg, tmp_path / "weights.safetensors")
+    loaded = load_model(cfg, tmp_path / "weights.safetensors")
     assert not loaded.training
     for name, param in loaded.named_parameters():
         if param.requires_grad:
@@ -82,7 +83,7 @@ def test_checkpoint_and_datasets(cfg, tmp_path):
     del weights[next(iter(weights))]
     save_file(weights, tmp_path / "partial.safetensors")
     with pytest.raises(ValueError, match="missing key"):
-        build_model(cfg, tmp_path / "partial.safetensors")
+        load_model(cfg, tmp_path / "partial.safetensors")
 
     prompts = build_split_dataset(cfg, "test")
     full = build_split_dataset(cfg, "test", with_responses=True)
@@ -102,7 +103,7 @@ def test_checkpoint_and_datasets(cfg, tmp_path):
 
 
 def test_routing_and_interference_reports(cfg, tmp_path):
-    model = build_model(cfg)
+    model = load_model(cfg)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith("lora_B"):

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from octavius.analysis.study_page import BEGIN, END, write_study_page
-from octavius.analysis.study_plan import DEFAULT_STUDY, StudyBudget
-from octavius.analysis.study_results import collect_results
-from octavius.analysis.study_runs import prepare_study_data, study_runs, write_run_config
+from octavius.analysis.study.page import BEGIN, END, write_study_page
+from octavius.analysis.study.plan import DEFAULT_STUDY, StudyBudget
+from octavius.analysis.study.results import collect_results
+from octavius.analysis.study.runs import prepare_study_data, study_runs, write_run_config
 from octavius.config import load_config
 from tests.analysis.tiny_models import REPO
 

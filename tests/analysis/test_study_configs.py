@@ -12,11 +12,11 @@ import warnings
 import pytest
 
 from octavius.adapters import AdaptedLinear
-from octavius.analysis.model_io import build_model
-from octavius.analysis.study_plan import DEFAULT_STUDY
-from octavius.analysis.study_runs import study_runs, write_run_config
+from octavius.analysis.study.plan import DEFAULT_STUDY
+from octavius.analysis.study.runs import study_runs, write_run_config
 from octavius.config import load_config
-from octavius.models.tiny_assets import default_assets_root
+from octavius.loading import load_model
+from octavius.testing.tiny_assets import default_assets_root
 from tests.analysis.tiny_models import REPO
 
 STUDY_CONFIGS = sorted((REPO / "configs" / "study").glob("*.py"))
@@ -46,7 +46,7 @@ def test_study_config_builds_with_its_adapters(key, tmp_path):
         cfg = load_config(
             write_run_config(run, DEFAULT_STUDY, tmp_path / "data", REPO, default_assets_root())
         )
-    model = build_model(cfg)
+    model = load_model(cfg)
     adapted = [m for m in model.modules() if isinstance(m, AdaptedLinear)]
     kind, choices, active = EXPECTED[key]
     assert len(adapted) == 14  # q/k/v/o + gate/up/down of both decoder layers

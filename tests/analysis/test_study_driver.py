@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from octavius.analysis.study import run_study
-from octavius.models.tiny_assets import default_assets_root
+from octavius.analysis.study.driver import run_study
+from octavius.testing.tiny_assets import default_assets_root
 from tests.analysis.test_study import tiny_plan
 from tests.analysis.tiny_models import REPO
 

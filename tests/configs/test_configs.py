@@ -33,11 +33,11 @@ from octavius.adapters import AdaptedLinear, BaseRouter
 from octavius.adapters.rules import parse_adapter_config
 from octavius.config import check_top_level_keys, load_config
 from octavius.data import instruction_collate
-from octavius.data.synthetic import make_synthetic
-from octavius.engine.quickstart import prepare_quickstart
 from octavius.models.base_encoder import build_encoder
-from octavius.models.tiny_assets import build_tiny_assets
 from octavius.registry import DATASETS, METRICS, MODELS, PARAM_SCHEDULERS
+from octavius.testing.quickstart import prepare_quickstart
+from octavius.testing.synthetic import make_synthetic
+from octavius.testing.tiny_assets import build_tiny_assets
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
 # configs/study/ belongs to the analysis tools, which test their own configs.

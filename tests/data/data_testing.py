@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from octavius.data.synthetic import SyntheticSet, make_synthetic
-from octavius.models.tiny_assets import TinyAssets, build_tiny_assets
+from octavius.testing.synthetic import SyntheticSet, make_synthetic
+from octavius.testing.tiny_assets import TinyAssets, build_tiny_assets
 
 
 def tiny_assets(root: Path) -> TinyAssets:

@@ -14,8 +14,8 @@ import torch
 from mmengine.dist import get_rank
 from safetensors.torch import save_file
 
+from octavius.checkpoints.checkpoint import trainable_state_dict
 from octavius.config import DictAction, load_config
-from octavius.engine.checkpoint import trainable_state_dict
 from octavius.engine.train_entry import TrainOptions, apply_train_options, run_training
 
 

@@ -12,8 +12,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 from torch import nn
 
-import octavius.engine.checkpoint as ckpt_module
-from octavius.engine import (
+import octavius.checkpoints.checkpoint as ckpt_module
+from octavius.checkpoints import (
     CheckpointFormatError,
     CheckpointMismatchError,
     load_checkpoint,
@@ -22,7 +22,7 @@ from octavius.engine import (
     save_checkpoint,
     trainable_state_dict,
 )
-from octavius.engine.state_codec import StateEncodingError, decode_state, encode_state
+from octavius.checkpoints.state_codec import StateEncodingError, decode_state, encode_state
 
 
 class Net(nn.Module):

@@ -6,8 +6,9 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-import octavius.engine.runner_state as runner_state
-from octavius.engine import CheckpointMismatchError, SafeCheckpointHook, read_checkpoint
+import octavius.checkpoints.runner_state as runner_state
+from octavius.checkpoints import CheckpointMismatchError, read_checkpoint
+from octavius.engine import SafeCheckpointHook
 
 from .toy_runner import SimulatedCrash, ToyDataset, ToyModel, build_runner, trained_weights
 

@@ -9,10 +9,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from octavius.adapters import AdaptedLinear, RoutingContext, use_routing_context
+from octavius.data.annotation_records import Turn
 from octavius.data.encode_conversation import EncodeConversation
-from octavius.data.records import Turn
 from octavius.data.tasks import TASK_DEFINITIONS, task_id_map
-from octavius.engine.export import expert_set_decision, export_merged_model, prompt_routing
+from octavius.export.merged import expert_set_decision, export_merged_model, prompt_routing
 from octavius.registry import MODELS
 
 from .tiny_setup import assets_root, randomize_adapters

@@ -9,9 +9,9 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
-from octavius.engine.checkpoint import save_checkpoint
-from octavius.engine.export_entry import build_model, load_model
-from octavius.engine.peft_io import peft_adapter_rules
+from octavius.checkpoints.checkpoint import save_checkpoint
+from octavius.export.peft_io import peft_adapter_rules
+from octavius.loading import build_model, load_model
 
 from .tiny_setup import CONFIG, REPO, assets_root, load_tiny_config, randomize_adapters
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from octavius.engine.checkpoint import WEIGHTS_FILE
-from octavius.engine.runner_state import find_latest_checkpoint
+from octavius.checkpoints.checkpoint import WEIGHTS_FILE
+from octavius.checkpoints.runner_state import find_latest_checkpoint
 
 
 def _checkpoint(work_dir, name):

@@ -10,14 +10,14 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from octavius.adapters import AdaptedLinear, RoutingContext, inject_adapters, use_routing_context
-from octavius.engine.export import expert_set_decision
-from octavius.engine.peft_io import (
+from octavius.export.merged import expert_set_decision
+from octavius.export.peft_io import (
     PeftFormatError,
     export_peft_adapter,
     import_peft_adapter,
     peft_adapter_rules,
 )
-from octavius.models.tiny_assets import build_tiny_llama
+from octavius.testing.tiny_assets import build_tiny_llama
 
 from .tiny_setup import assets_root, randomize_adapters
 

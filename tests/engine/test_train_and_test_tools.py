@@ -7,7 +7,7 @@ import runpy
 
 import pytest
 
-from octavius.engine.checkpoint import CheckpointMismatchError
+from octavius.checkpoints.checkpoint import CheckpointMismatchError
 
 from .tiny_setup import CONFIG, TEST, TRAIN, assets_root
 

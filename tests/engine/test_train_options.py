@@ -14,7 +14,6 @@ from torch import nn
 
 from octavius.engine.autocast_optim_wrapper import AutocastOptimWrapper
 from octavius.engine.launch import (
-    MissingOptionalDependencyError,
     apply_launcher,
     check_strategy,
     runner_class,
@@ -22,6 +21,7 @@ from octavius.engine.launch import (
 from octavius.engine.progress_hook import count_text_tokens
 from octavius.engine.schedules import warmup_cosine
 from octavius.engine.train_entry import TrainOptions, apply_train_options
+from octavius.errors import MissingDependencyError
 from octavius.registry import OPTIM_WRAPPERS
 
 from .tiny_setup import CONFIG
@@ -115,7 +115,7 @@ def test_pytorch_launcher_on_cpu_uses_gloo_and_cpu_ddp():
 def test_deepspeed_strategy_without_deepspeed_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "deepspeed", None)  # import deepspeed → ImportError
     cfg = _cfg(strategy=dict(type="DeepSpeedStrategy", zero_optimization=dict(stage=2)))
-    with pytest.raises(MissingOptionalDependencyError, match=r"pip install octavius\[deepspeed\]"):
+    with pytest.raises(MissingDependencyError, match=r"pip install octavius\[deepspeed\]"):
         check_strategy(cfg)
     check_strategy(_cfg(strategy=dict(type="FSDPStrategy")))  # no optional package needed
     from mmengine.runner import FlexibleRunner

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from octavius.engine.quickstart import prepare_quickstart
+from octavius.testing.quickstart import prepare_quickstart
 
 from .tiny_setup import CONFIG, TRAIN, assets_root, load_tiny_config, python, tiny_env
 

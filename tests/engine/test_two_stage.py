@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from octavius.adapters import inject_adapters
-from octavius.engine.checkpoint import CheckpointMismatchError, save_checkpoint
+from octavius.checkpoints.checkpoint import CheckpointMismatchError, save_checkpoint
 from octavius.engine.two_stage_load_hook import (
     TwoStageLoadHook,
     adapter_parameter_names,

@@ -16,7 +16,7 @@ TEST = REPO / "tools" / "test.py"
 
 def assets_root(tmp_path_factory) -> Path:
     """One tiny-asset directory per test session (built on first use, then cached)."""
-    from octavius.models.tiny_assets import build_tiny_assets
+    from octavius.testing.tiny_assets import build_tiny_assets
 
     root = tmp_path_factory.getbasetemp() / "octavius_tiny_assets"
     build_tiny_assets(root)

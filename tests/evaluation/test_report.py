@@ -11,14 +11,14 @@ import torch
 from mmengine.structures import BaseDataElement
 from rich.console import Console
 
-from octavius.engine import atomic
+from octavius.checkpoints import atomic
 from octavius.evaluation import (
     metric_tables,
     print_metric_tables,
     write_metrics_json,
     write_predictions_jsonl,
 )
-from octavius.evaluation.report import split_metric_key
+from octavius.evaluation.metric_tables import split_metric_key
 
 METRICS = {
     "lamm/detection/recall": 39.04,

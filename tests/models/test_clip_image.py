@@ -8,7 +8,7 @@ from PIL import Image
 from transformers import CLIPImageProcessor, CLIPVisionModel
 
 from octavius.models.base_encoder import build_encoder
-from octavius.models.tiny_assets import build_tiny_clip
+from octavius.testing.tiny_assets import build_tiny_clip
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, CLIPImageProcessor, CLIPVisionModel
 
 from octavius.models.projectors import LinearProjector, MLPProjector, build_projector
-from octavius.models.tiny_assets import build_tiny_assets, build_tiny_llama, build_tiny_point_bert
 from octavius.registry import ENCODERS, PROJECTORS
+from octavius.testing.tiny_assets import build_tiny_assets, build_tiny_llama, build_tiny_point_bert
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from octavius.analysis.study import run_study
-from octavius.analysis.study_plan import DEFAULT_STUDY, StudyPlan
+from octavius.analysis.study.driver import run_study
+from octavius.analysis.study.plan import DEFAULT_STUDY, StudyPlan
 from octavius.plugin_manager import load_plugins
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from mmengine.config import DictAction
 
-from octavius.analysis.model_io import build_model, build_split_dataset, default_output_dir
-from octavius.analysis.reports import routing_report
+from octavius.analysis.report_files import routing_report
+from octavius.analysis.task_batches import build_split_dataset, default_output_dir
 from octavius.config import load_config
+from octavius.loading import load_model
 from octavius.plugin_manager import load_plugins
 
 
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     load_plugins()
     cfg = load_config(args.config, args.cfg_options)
     out = args.out or default_output_dir(cfg, args.checkpoint)
-    model = build_model(cfg, args.checkpoint)
+    model = load_model(cfg, args.checkpoint)
     dataset = build_split_dataset(cfg, args.split)
     report = routing_report(
         model,

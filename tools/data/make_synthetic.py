@@ -1,4 +1,4 @@
-"""Generate the synthetic 2D + 3D instruction set (see octavius.data.synthetic).
+"""Generate the synthetic 2D + 3D instruction set (see octavius.testing.synthetic).
 
 Example::
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from octavius.data.synthetic import make_synthetic
-from octavius.data.synthetic_2d import DIFFICULTY, SYNTHETIC_TASKS
+from octavius.testing.synthetic import make_synthetic
+from octavius.testing.synthetic_2d import DIFFICULTY, SYNTHETIC_TASKS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

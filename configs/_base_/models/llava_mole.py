@@ -6,6 +6,11 @@ MLP block (eq. 3–6), with the Switch-style balancing loss at α = 1e-2 and no 
 attention projections get a plain rank-32 LoRA. ViT and Vicuna stay frozen.
 """
 
+from mmengine.config import read_base
+
+with read_base():
+    from ..adapters.llava_mole import *
+
 llm_path = "checkpoints/vicuna-7b-v1.5"
 clip_path = "checkpoints/clip-vit-large-patch14-336"
 
@@ -14,11 +19,5 @@ model = dict(
     llm=llm_path,
     encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
     projector=dict(type="MLPProjector", num_layers=2),
-    adapters=dict(
-        preset="llava_mole",
-        # α = 2r and dropout 0.05 are LLaVA-1.5's LoRA settings; the paper gives the rank only.
-        experts=dict(num_experts=3, rank=32, alpha=64.0, dropout=0.05),
-        router=dict(type="TokenRouter", top_k=1, balance_loss_weight=1e-2, capacity_factor=None),
-        attention=dict(num_experts=1, rank=32, alpha=64.0, dropout=0.05),
-    ),
+    adapters=adapters,  # rules "mlp" (token top-1 of 3 LoRA experts) and "attention" (LoRA)
 )

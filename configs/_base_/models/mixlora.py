@@ -7,6 +7,11 @@ Selection routers, B refined by the Conditional Factor Selection router (eq. 5â€
 projector is kept fixed (``freeze_projectors``).
 """
 
+from mmengine.config import read_base
+
+with read_base():
+    from ..adapters.mixlora import *
+
 llm_path = "checkpoints/vicuna-7b-v1.3"
 clip_path = "checkpoints/clip-vit-large-patch14"
 
@@ -16,9 +21,6 @@ model = dict(
     encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
     projector="LinearProjector",
     freeze_projectors=True,
-    adapters=dict(
-        preset="mixlora",
-        experts=dict(type="LoRAFactorPool", num_factors=16, rank=4, dropout=0.05),
-        router=dict(type="ConditionalFactorRouter", rank=4, use_cfs=True),
-    ),
+    adapters=adapters,  # a pool of 16 rank-1 factors, r = 4, ConditionalFactorRouter with CFS
 )
+model["adapters"]["experts"]["dropout"] = 0.05

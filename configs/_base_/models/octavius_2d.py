@@ -6,6 +6,11 @@ for the whole model choosing the top-2 experts from the question ``z^qu``; 4 exp
 add ``dtype="bfloat16"`` with ``llm=dict(pretrained=llm_path, dtype=...)`` or train with ``--amp``.
 """
 
+from mmengine.config import read_base
+
+with read_base():
+    from ..adapters.octavius import *
+
 # Vicuna v0, as in the LAMM/Octavius release (the paper's main text does not give the size).
 llm_path = "checkpoints/vicuna-13b-v0"
 clip_path = "checkpoints/clip-vit-large-patch14"  # openai/clip-vit-large-patch14 (224 px)
@@ -18,10 +23,5 @@ model = dict(
         image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2),
     ),
     projector="LinearProjector",  # f^proj of eq. 4
-    adapters=dict(
-        preset="octavius",
-        # α = r and dropout 0.1 follow LAMM's LoRA settings; the paper gives the rank only.
-        experts=dict(num_experts=4, rank=32, alpha=32.0, dropout=0.1),
-        router=dict(type="InstanceRouter", top_k=2, mode="sparse", balance_loss_weight=0.0),
-    ),
+    adapters=adapters,  # 4 rank-32 LoRA experts on q/k/v/o, global top-2 instance gate
 )

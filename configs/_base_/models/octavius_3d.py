@@ -7,6 +7,7 @@ As the 2D model (``octavius_2d.py``) with the point-cloud encoder instead of CLI
 from mmengine.config import read_base
 
 with read_base():
+    from ..adapters.octavius import *
     from .object_as_scene import *
 
 llm_path = "checkpoints/vicuna-13b-v0"
@@ -16,9 +17,6 @@ model = dict(
     llm=llm_path,
     encoders=dict(point_cloud=_object_as_scene),
     projector="LinearProjector",  # f^proj' of eq. 7
-    adapters=dict(
-        preset="octavius",
-        experts=dict(num_experts=3, rank=32, alpha=32.0, dropout=0.1),
-        router=dict(type="InstanceRouter", top_k=2, mode="sparse", balance_loss_weight=0.0),
-    ),
+    adapters=adapters,
 )
+model["adapters"]["experts"]["num_experts"] = 3  # the 3D setting of the release

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from octavius.adapters import BaseRouter, RoutingContext, RoutingDecision
-from octavius.adapters.ops import masked_mean, top_k_renormalised
+from octavius.adapters.pool_and_topk import masked_mean, top_k_renormalised
 
 
 class CosineRouter(BaseRouter):

@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
-from octavius.models.asset_cache import build_dir, default_assets_root, is_built, spec_key
-from octavius.models.tiny_tokenizer import (
+from octavius.testing.asset_cache import build_dir, default_assets_root, is_built, spec_key
+from octavius.testing.tiny_tokenizer import (
     CORPUS,
     SPECIAL_TOKENS,
     build_tiny_tokenizer,

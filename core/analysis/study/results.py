@@ -15,8 +15,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from octavius.analysis.study_plan import StudyPlan
-from octavius.analysis.study_runs import StudyRun
+from octavius.analysis.study.plan import StudyPlan
+from octavius.analysis.study.runs import StudyRun
 from octavius.analysis.tables import load_metrics, results_table
 
 __all__ = ["StudyResults", "collect_results"]

@@ -1,7 +1,7 @@
 """Synthetic 3D instruction samples: point-cloud scenes of coloured objects on a floor.
 
 A scene is a 4 m × 4 m floor (grey points at ``z = 0``) with cubes, spheres and cylinders whose
-surfaces are sampled as points. Files per scene (see :mod:`octavius.data.synthetic`):
+surfaces are sampled as points. Files per scene (see :mod:`octavius.testing.synthetic`):
 
 - ``<scene_id>.npy``: ``(N, 6)`` float32 rows ``x, y, z, r, g, b`` (metres, colours 0–1);
 - ``<scene_id>_boxes.npy``: ``(M, 6)`` float32 instance boxes ``cx, cy, cz, dx, dy, dz``.
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from octavius.data.synthetic_2d import COLOURS, format_box, multiple_choice
+from octavius.testing.synthetic_2d import COLOURS, format_box, multiple_choice
 
 __all__ = [
     "DIFFICULTY_3D",

@@ -1,4 +1,4 @@
-"""Synthetic 2D instruction samples: coloured shapes on a canvas (see :mod:`octavius.data.synthetic`).
+"""Synthetic 2D instruction samples: coloured shapes on a canvas (see :mod:`octavius.testing.synthetic`).
 
 Answer formats (the evaluation parses them):
 

@@ -11,8 +11,8 @@ config declares what to build, and ``tools/train.py`` / ``tools/test.py`` build 
         test_after_train=True,    # evaluate with the test split once training ends
     )
 
-``tiny_assets`` takes :func:`octavius.models.tiny_assets.build_tiny_assets` arguments,
-``synthetic`` takes :func:`octavius.data.synthetic.make_synthetic` arguments. ``rois`` writes
+``tiny_assets`` takes :func:`octavius.testing.tiny_assets.build_tiny_assets` arguments,
+``synthetic`` takes :func:`octavius.testing.synthetic.make_synthetic` arguments. ``rois`` writes
 precomputed RoI files (the format of ``PrecomputedRoISource``, which
 ``tools/data/extract_rois.py`` writes from FCAF3D detections) from the synthetic scenes' instance
 boxes, so the quickstart reads its RoIs the way the paper configs read FCAF3D's.
@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from mmengine.logging import print_log
+
+from octavius.registry import FUNCTIONS
 
 _KEYS = ("tiny_assets", "synthetic", "rois", "test_after_train")
 _STAMP = ".octavius_synthetic.json"
@@ -45,7 +47,7 @@ def _check(section: Any) -> dict[str, Any]:
 
 
 def _synthetic(kwargs: Mapping[str, Any]) -> Path:
-    from octavius.data.synthetic import make_synthetic
+    from octavius.testing.synthetic import make_synthetic
 
     kwargs = dict(kwargs)
     if "out_dir" not in kwargs:
@@ -96,6 +98,7 @@ def _rois(kwargs: Mapping[str, Any], data_dir: Path | None) -> Path:
     return out
 
 
+@FUNCTIONS.register_module()
 def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Build the tiny models and the synthetic data a config's ``quickstart`` key asks for.
 
@@ -103,7 +106,7 @@ def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
         cfg: The loaded config.
 
     Returns:
-        What was prepared: ``tiny_assets`` (a :class:`~octavius.models.tiny_assets.TinyAssets`)
+        What was prepared: ``tiny_assets`` (a :class:`~octavius.testing.tiny_assets.TinyAssets`)
         and/or ``synthetic`` (the data directory) and ``rois`` (the RoI directory); empty
         without a ``quickstart`` key.
 
@@ -113,7 +116,7 @@ def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
     section = _check(cfg.get("quickstart"))
     prepared: dict[str, Any] = {}
     if section.get("tiny_assets") is not None:
-        from octavius.models.tiny_assets import build_tiny_assets
+        from octavius.testing.tiny_assets import build_tiny_assets
 
         kwargs = dict(section["tiny_assets"])
         with _step(f"tiny LLM, tokenizer, CLIP tower and Point-BERT under {kwargs.get('root')}"):
@@ -134,8 +137,3 @@ def _step(what: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     print_log(f"quickstart: ready in {time.perf_counter() - start:.1f} s", logger="current")
-
-
-def wants_test_after_train(cfg: Mapping[str, Any]) -> bool:
-    """Whether the config's ``quickstart`` section asks to evaluate once training ends."""
-    return bool(_check(cfg.get("quickstart")).get("test_after_train", False))

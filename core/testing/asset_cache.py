@@ -1,4 +1,4 @@
-"""Cached, atomic builds of tiny checkpoint directories (see :mod:`octavius.models.tiny_assets`).
+"""Cached, atomic builds of tiny checkpoint directories (see :mod:`octavius.testing.tiny_assets`).
 
 A directory built by :func:`build_dir` holds a spec file with a key derived from its build
 arguments; building again with the same arguments reuses it. New builds go to a temporary sibling
@@ -24,7 +24,7 @@ _BUILDER_VERSION = 2
 
 
 def default_assets_root() -> Path:
-    """Where :func:`~octavius.models.tiny_assets.build_tiny_assets` caches by default (``$OCTAVIUS_TINY_ASSETS`` overrides)."""
+    """Where :func:`~octavius.testing.tiny_assets.build_tiny_assets` caches by default (``$OCTAVIUS_TINY_ASSETS`` overrides)."""
     env = os.environ.get("OCTAVIUS_TINY_ASSETS")
     if env:
         return Path(env)

@@ -20,11 +20,11 @@ from typing import Any
 
 from torch import nn
 
-from octavius.analysis.model_io import labelled_batches, lm_loss, recorded_forward, task_batches
 from octavius.analysis.plots import plot_interference, plot_routing_maps, plot_tsne
 from octavius.analysis.routing_capture import SampleRouting, capture_routing, routed_layers
 from octavius.analysis.routing_maps import RoutingMap, routing_maps
 from octavius.analysis.selection_tsne import selection_features, tsne_embedding
+from octavius.analysis.task_batches import labelled_batches, lm_loss, recorded_forward, task_batches
 from octavius.analysis.task_gradients import InterferenceScores, task_interference
 
 __all__ = ["RoutingReport", "evenly_spaced", "interference_report", "routing_report"]

@@ -13,7 +13,7 @@ Every image and scene draws from its own generator seeded with ``(seed, kind, in
 same arguments always give byte-identical files, and growing ``size`` keeps the earlier items.
 Images and scenes are split, not samples: the last ``test_fraction`` of each go to ``test``, so
 no test image or scene is seen in training. Task formats are in
-:mod:`octavius.data.synthetic_2d` and :mod:`octavius.data.synthetic_3d`.
+:mod:`octavius.testing.synthetic_2d` and :mod:`octavius.testing.synthetic_3d`.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from octavius.data.synthetic_2d import (
+from octavius.testing.synthetic_2d import (
     DIFFICULTY,
     SYNTHETIC_TASKS,
     image_samples,
     random_shapes,
     render_image,
 )
-from octavius.data.synthetic_3d import random_objects, sample_points, scene_samples
+from octavius.testing.synthetic_3d import random_objects, sample_points, scene_samples
 
 __all__ = ["SyntheticSet", "make_synthetic"]
 

@@ -100,8 +100,8 @@ def prompt_routing(
     Returns:
         Layer name → decision.
     """
+    from octavius.data.annotation_records import Turn
     from octavius.data.encode_conversation import EncodeConversation
-    from octavius.data.records import Turn
     from octavius.data.tasks import TASK_DEFINITIONS, normalize_task, task_id_map
 
     task_name = normalize_task(task) if task else "default"

@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from octavius.analysis.study_analysis import RunAnalysis
-from octavius.analysis.study_plan import StudyPlan
-from octavius.analysis.study_results import StudyResults
+from octavius.analysis.study.analysis import RunAnalysis
+from octavius.analysis.study.plan import StudyPlan
+from octavius.analysis.study.results import StudyResults
 
 __all__ = [
     "BEGIN",

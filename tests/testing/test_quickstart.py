@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from octavius.engine.quickstart import prepare_quickstart
+from octavius.testing.quickstart import prepare_quickstart
 
 
 def _scenes(root, boxes):

@@ -22,11 +22,12 @@ from typing import Any
 import torch
 
 from octavius.adapters.layer import AdaptedLinear
-from octavius.analysis.model_io import build_model, build_split_dataset
-from octavius.analysis.reports import interference_report, routing_report
+from octavius.analysis.report_files import interference_report, routing_report
 from octavius.analysis.routing_capture import routed_layers
-from octavius.analysis.study_plan import StudyPlan
-from octavius.analysis.study_runs import StudyRun, final_checkpoint
+from octavius.analysis.study.plan import StudyPlan
+from octavius.analysis.study.runs import StudyRun, final_checkpoint
+from octavius.analysis.task_batches import build_split_dataset
+from octavius.loading import load_model
 
 __all__ = ["RunAnalysis", "adapter_parameters", "analyse_run", "off_diagonal_summary"]
 
@@ -97,7 +98,7 @@ def analyse_run(
     }
     out = Path(out_dir)
     cfg = load_config(run.config)
-    model = build_model(cfg, final_checkpoint(run))
+    model = load_model(cfg, final_checkpoint(run))
     analysis = RunAnalysis(run.name, adapter_parameters(model))
     tasks = [t.name for t in run.tasks]
     train = build_split_dataset(cfg, "train", with_responses=True)

@@ -85,7 +85,7 @@ def print_metric_tables(metrics: Mapping[str, float], console: Console | None = 
 def write_metrics_json(metrics: Mapping[str, float], work_dir: str | os.PathLike) -> Path:
     """Write ``work_dir/metrics.json``: the flat ``{"dataset/task/metric": value}`` dict."""
     # Imported here: octavius.engine's hooks import this module, so a top-level import would loop.
-    from octavius.engine.atomic import atomic_write_json
+    from octavius.checkpoints.atomic import atomic_write_json
 
     out = Path(work_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def sample_to_dict(sample: Any) -> dict[str, Any]:
 
 def write_predictions_jsonl(samples: Iterable[Any], path: str | os.PathLike) -> Path:
     """Write one JSON object per sample (``pred_text``, ``gt_text``, ``dataset``…) to ``path``."""
-    from octavius.engine.atomic import atomic_write_text
+    from octavius.checkpoints.atomic import atomic_write_text
 
     lines = [json.dumps(sample_to_dict(s), ensure_ascii=False) for s in samples]
     out = Path(path)

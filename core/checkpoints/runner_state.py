@@ -3,7 +3,7 @@
 These functions are what :class:`~octavius.engine.runner.OctaviusRunner` and
 :class:`~octavius.engine.safe_checkpoint_hook.SafeCheckpointHook` call: weights, optimizer,
 parameter schedulers, message hub, loop position and RNG states go to a checkpoint directory
-(:mod:`octavius.engine.checkpoint`) and come back from it without ``torch.load`` of pickles.
+(:mod:`octavius.checkpoints.checkpoint`) and come back from it without ``torch.load`` of pickles.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from mmengine.dist import is_main_process
 
 import octavius
-from octavius.engine.checkpoint import (
+from octavius.checkpoints.checkpoint import (
     WEIGHTS_FILE,
     CheckpointFormatError,
     check_optimizer_fits,
@@ -31,7 +31,7 @@ from octavius.engine.checkpoint import (
     save_checkpoint,
     unwrap_model,
 )
-from octavius.engine.rng import capture_rng_state, restore_rng_state
+from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
 
 _CHECKPOINT_NAME = re.compile(r"^(iter|epoch)_(\d+)$")
 
@@ -193,7 +193,7 @@ def resume_runner(
     and schedulers are built first if the runner has not built them yet.
 
     Raises:
-        octavius.engine.checkpoint.CheckpointError: When the checkpoint is unreadable or belongs
+        octavius.checkpoints.checkpoint.CheckpointError: When the checkpoint is unreadable or belongs
             to a different model or optimizer.
     """
     ckpt = read_checkpoint(path)

@@ -1,4 +1,4 @@
-"""Preparing and running the interference study's trainings (see :mod:`octavius.analysis.study_plan`).
+"""Preparing and running the interference study's trainings (see :mod:`octavius.analysis.study.plan`).
 
 - :func:`prepare_study_data` writes the synthetic set and, per task, its train and test samples
   (``<data>/tasks/<task>_{train,test}.json``);
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from octavius.analysis.study_plan import StudyMethod, StudyPlan, StudyTask
+from octavius.analysis.study.plan import StudyMethod, StudyPlan, StudyTask
 
 __all__ = [
     "StudyRun",
@@ -67,7 +67,7 @@ def prepare_study_data(plan: StudyPlan, data_dir: str | os.PathLike) -> Path:
     Returns:
         ``data_dir``; per-task files are ``tasks/<task>_<split>.json`` in it.
     """
-    from octavius.data.synthetic import make_synthetic
+    from octavius.testing.synthetic import make_synthetic
 
     root = Path(data_dir)
     tasks = sorted({t.generator_task for t in plan.tasks})

@@ -2,8 +2,7 @@
 
 The analysis tools read the same config files as ``tools/train.py`` and ``tools/test.py``:
 
-- :func:`build_model` builds ``cfg.model`` (after preparing the config's quickstart assets) and
-  loads the trainable weights of a checkpoint strictly, without unpickling;
+- models come from :func:`octavius.loading.load_model` (one way for every tool);
 - :func:`build_split_dataset` builds the dataset of ``cfg.<split>_dataloader``, optionally with
   the responses encoded (a loss needs them; test sets encode generation prompts);
 - :func:`task_label`, :func:`group_by_task`, :func:`labelled_batches` and :func:`task_batches`
@@ -29,7 +28,6 @@ from torch import nn
 from octavius.adapters.recording import RoutingRecorder
 
 __all__ = [
-    "build_model",
     "build_split_dataset",
     "group_by_task",
     "labelled_batches",
@@ -47,34 +45,6 @@ def default_output_dir(cfg: Any, checkpoint: str | os.PathLike | None = None) ->
     """Where an analysis writes when no ``--out`` is given: ``analysis/`` beside the checkpoint
     (or beside the config's work dir, or under ``work_dirs/`` when neither is set)."""
     return Path(checkpoint or cfg.get("work_dir") or "work_dirs").parent / "analysis"
-
-
-def build_model(cfg: Any, checkpoint: str | os.PathLike | None = None) -> nn.Module:
-    """``cfg.model`` built in the ``octavius`` scope, with the checkpoint's weights, in eval mode.
-
-    Args:
-        cfg: a loaded config (``octavius.config.load_config``).
-        checkpoint: an Octavius checkpoint directory or weights file; every trainable parameter
-            must be in it (the analysis of an untrained adapter is rarely what is meant); ``None``
-            keeps the initial weights.
-    """
-    from mmengine.registry import DefaultScope
-
-    from octavius.engine.checkpoint import load_weights, resolve_checkpoint_path
-    from octavius.engine.quickstart import prepare_quickstart
-    from octavius.engine.runner_state import read_weights_file, revise_keys
-    from octavius.registry import MODELS
-
-    if cfg.get("model") is None:
-        raise KeyError(f"{cfg.filename or 'the config'} has no 'model' section to analyse.")
-    prepare_quickstart(cfg)
-    with DefaultScope.overwrite_default_scope("octavius"):
-        model = MODELS.build(copy.deepcopy(cfg.model))
-    if checkpoint is not None:
-        path = resolve_checkpoint_path(checkpoint)
-        weights = revise_keys(read_weights_file(path), [(r"^module\.", "")])
-        load_weights(model, weights, source=path, strict=True)
-    return model.eval()
 
 
 def _with_responses(section: Any) -> Any:

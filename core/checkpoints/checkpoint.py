@@ -1,7 +1,7 @@
 """Octavius checkpoints: trainable weights and resume state, in safetensors and JSON.
 
 A checkpoint is a directory, written atomically (built under a temporary name, fsynced, renamed
-into place; see :mod:`octavius.engine.atomic`)::
+into place; see :mod:`octavius.checkpoints.atomic`)::
 
     iter_100/
         adapter.safetensors   trainable parameters only (requires_grad=True): adapters, routers,
@@ -30,9 +30,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from octavius.engine.atomic import atomic_directory
-from octavius.engine.rng import capture_rng_state, restore_rng_state
-from octavius.engine.state_codec import StateDecodingError, decode_state, encode_state
+from octavius.checkpoints.atomic import atomic_directory
+from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
+from octavius.checkpoints.state_codec import StateDecodingError, decode_state, encode_state
 
 FORMAT = "octavius-checkpoint"
 VERSION = 1
@@ -132,7 +132,7 @@ def save_checkpoint(
         The checkpoint directory.
 
     Raises:
-        octavius.engine.state_codec.StateEncodingError: When optimizer, scheduler or meta state
+        octavius.checkpoints.state_codec.StateEncodingError: When optimizer, scheduler or meta state
             holds a value that cannot be stored without pickle; nothing is written then.
     """
     if rng_state is True:

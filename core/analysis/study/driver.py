@@ -24,16 +24,16 @@ from pathlib import Path
 
 import torch
 
-from octavius.analysis.study_analysis import RunAnalysis, analyse_run
-from octavius.analysis.study_page import (
+from octavius.analysis.study.analysis import RunAnalysis, analyse_run
+from octavius.analysis.study.page import (
     publish_figures,
     study_section,
     task_statistics,
     write_study_page,
 )
-from octavius.analysis.study_plan import StudyPlan
-from octavius.analysis.study_results import StudyResults, collect_results
-from octavius.analysis.study_runs import (
+from octavius.analysis.study.plan import StudyPlan
+from octavius.analysis.study.results import StudyResults, collect_results
+from octavius.analysis.study.runs import (
     final_checkpoint,
     is_complete,
     prepare_study_data,

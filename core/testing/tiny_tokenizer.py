@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from octavius.models.asset_cache import build_dir, spec_key
+from octavius.testing.asset_cache import build_dir, spec_key
 
 __all__ = ["CORPUS", "MODALITY_TOKENS", "SPECIAL_TOKENS", "build_tiny_tokenizer", "write_tokenizer"]
 
