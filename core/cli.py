@@ -16,8 +16,27 @@ def _first_doc_line(obj: object) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def source_file(obj: object) -> str:
+    """Where ``obj`` is defined: a path relative to the repository for built-ins (e.g.
+    ``plugins/routers/token.py``), relative to its installation directory for plugins."""
+    from pathlib import Path
+
+    try:
+        path = Path(inspect.getsourcefile(obj) or inspect.getfile(obj)).resolve()
+    except TypeError:
+        return "?"
+    top = (getattr(obj, "__module__", "") or "").split(".")[0]
+    roots = [Path(__file__).resolve().parent.parent]  # the repository (core/ and plugins/)
+    if top in sys.modules and getattr(sys.modules[top], "__file__", None):
+        roots.append(Path(sys.modules[top].__file__).resolve().parent.parent)
+    for root in roots:
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return str(path)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print every registered component, its origin and the first line of its docstring."""
+    """Print every registered component, its origin, source file and first docstring line."""
     from octavius import registry
     from octavius.plugin_manager import component_origin, plugin_failures
 
@@ -36,9 +55,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         table = Table(title=f"{public} ({reg.name}, scope {reg.scope})", title_justify="left")
         table.add_column("name", style="bold")
         table.add_column("origin")
+        table.add_column("source")
         table.add_column("description", overflow="fold")
         for name, obj in own:
-            table.add_row(name, component_origin(public, name, obj), _first_doc_line(obj))
+            table.add_row(
+                name, component_origin(public, name, obj), source_file(obj), _first_doc_line(obj)
+            )
         console.print(table)
     for failure in plugin_failures():
         console.print(

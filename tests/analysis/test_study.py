@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from octavius.analysis.study.page import BEGIN, END, write_study_page
+from octavius.analysis.study.page import PAGE_TEMPLATE, SECTIONS, markers, write_study_page
 from octavius.analysis.study.plan import DEFAULT_STUDY, StudyBudget
 from octavius.analysis.study.results import collect_results
 from octavius.analysis.study.runs import prepare_study_data, study_runs, write_run_config
@@ -120,14 +120,27 @@ def test_results_gap_and_recovery(tmp_path):
 def test_page_section_is_replaced_and_text_kept(tmp_path):
     page = tmp_path / "study.md"
     page.write_text("# Study\n\nHand-written intro.\n")
-    write_study_page(page, "first\n")
-    write_study_page(page, "second\n")
+    begin, end = markers("scores")
+    write_study_page(page, {"scores": "first\n"})
+    write_study_page(page, {"scores": "second\n"})
     text = page.read_text()
-    assert text.startswith("# Study\n\nHand-written intro.\n") and text.count(BEGIN) == 1
-    assert "second" in text and "first" not in text and text.rstrip().endswith(END)
+    assert text.startswith("# Study\n\nHand-written intro.\n") and text.count(begin) == 1
+    assert "second" in text and "first" not in text and text.rstrip().endswith(end)
     page.write_text(text + "\nClosing words.\n")
-    write_study_page(page, "third\n")
-    assert page.read_text().endswith(f"{END}\n\nClosing words.\n")
+    write_study_page(page, {"scores": "third\n"})
+    assert page.read_text().endswith(f"{end}\n\nClosing words.\n")
+
+
+def test_sections_are_filled_in_place_and_prose_between_them_is_kept(tmp_path):
+    page = tmp_path / "study.md"
+    write_study_page(page, {})
+    assert page.read_text() == PAGE_TEMPLATE  # headings and markers, no prose
+    text = page.read_text().replace(markers("scores")[1], markers("scores")[1] + "\n\nWe read: X.")
+    page.write_text(text)
+    write_study_page(page, {"tasks": "| t |\n", "scores": "| s |\n"})
+    out = page.read_text()
+    assert out.index("| t |") < out.index("| s |") < out.index("We read: X.")
+    assert all(out.count(markers(name)[0]) == 1 for name in SECTIONS)
 
 
 def test_a_changed_run_is_not_reused(tmp_path):

@@ -27,7 +27,7 @@ import torch
 from octavius.analysis.study.analysis import RunAnalysis, analyse_run
 from octavius.analysis.study.page import (
     publish_figures,
-    study_section,
+    study_sections,
     task_statistics,
     write_study_page,
 )
@@ -141,7 +141,7 @@ def run_study(
         page = Path(page)
         figures = Path(figures_dir) if figures_dir is not None else page.with_suffix("")
         links = publish_figures(outcome.analyses, figures, page)
-        section = study_section(
+        sections = study_sections(
             outcome.results,
             outcome.analyses,
             task_statistics(plan, data_dir),
@@ -150,7 +150,7 @@ def run_study(
             outcome.minutes,
             trained,
         )
-        outcome.page = write_study_page(page, section)
+        outcome.page = write_study_page(page, sections)
         log(f"[study] page → {outcome.page}")
     log(f"[study] finished in {outcome.minutes:.1f} min")
     return outcome
