@@ -59,9 +59,10 @@ def paper_routing(router, pool, h, mask, use_cfs=True):
     return results
 
 
-def make(use_cfs: bool = True):
+def make(use_cfs: bool = True, pool: str = "sequence"):
+    """Router and pool; ``pool="sequence"`` averages every real token, as eq. 5 reads literally."""
     router = build_router(
-        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs},
+        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs, "pool": pool},
         in_features=D_IN,
         num_experts=E,
     )
@@ -94,12 +95,12 @@ def test_router_equals_literal_transcription_of_eq_5_to_8(use_cfs):
     want = paper_routing(router, pool, h, mask, use_cfs)
     for s, (k_a, g_a, k_b, g_b) in enumerate(want):
         assert got.indices[s].tolist() == k_a
-        assert got.extras["b_indices"][s].tolist() == k_b
+        assert got.factors.b_indices[s].tolist() == k_b
         torch.testing.assert_close(
             got.weights[s].double(), torch.tensor(g_a, dtype=torch.float64), atol=1e-6, rtol=1e-5
         )
         torch.testing.assert_close(
-            got.extras["b_weights"][s].double(),
+            got.factors.b_weights[s].double(),
             torch.tensor(g_b, dtype=torch.float64),
             atol=1e-6,
             rtol=1e-5,
@@ -110,13 +111,13 @@ def test_cfs_changes_the_b_choice_and_off_path_has_no_cfs_router():
     router, pool = make(use_cfs=True)
     h = torch.randn(32, 3, D_IN)
     with_cfs = route(router, pool, h, None)
-    without = torch.topk(with_cfs.extras["b_probs"] * 2 - with_cfs.extras["b_cfs_probs"], R).indices
-    assert not torch.equal(with_cfs.extras["b_indices"], without)  # eq. 8 fusion matters here
+    without = torch.topk(with_cfs.factors.b_probs * 2 - with_cfs.factors.b_cfs_probs, R).indices
+    assert not torch.equal(with_cfs.factors.b_indices, without)  # eq. 8 fusion matters here
     off, _ = make(use_cfs=False)
     assert off.cfs_weight is None
     assert not any("cfs" in name for name, _ in off.named_parameters())
     decision = off(h, None)
-    assert "b_pending" not in decision.extras
+    assert not decision.pending
     assert off.condition(decision, pool) is decision
 
 
@@ -128,7 +129,7 @@ def test_padding_is_excluded_and_no_mask_averages_every_token():
     a = route(router, pool, padded, RoutingContext(attention_mask=mask))
     b = route(router, pool, h, None)  # no context: Avg over all (unpadded) tokens
     assert torch.equal(a.indices, b.indices)
-    assert torch.equal(a.extras["b_indices"], b.extras["b_indices"])
+    assert torch.equal(a.factors.b_indices, b.factors.b_indices)
     torch.testing.assert_close(a.probs, b.probs)
     with pytest.raises(ValueError, match="attention_mask"):
         router(h, RoutingContext(attention_mask=mask))  # mask covers 7 tokens, h has 4
@@ -153,7 +154,7 @@ def test_condition_checks_the_expert_bank():
 
 def adapted(use_cfs=True, estimator="straight_through", nonzero_b=True):
     router = build_router(
-        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs},
+        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs, "pool": "sequence"},
         in_features=D_IN,
         num_experts=E,
     )
@@ -238,7 +239,9 @@ def test_generate_reuses_prefill_decisions_in_every_decode_step():
     kwargs = dict(
         attention_mask=data["attention_mask"], max_new_tokens=4, do_sample=False, pad_token_id=0
     )
-    ctx = RoutingContext(attention_mask=data["attention_mask"])
+    ctx = RoutingContext(
+        attention_mask=data["attention_mask"], question_mask=data["question_mask"]
+    )
     with use_routing_context(ctx), torch.no_grad():
         cached = model.generate(data["ids"], use_cache=True, **kwargs)
     assert len(ctx.decisions) == 2 * 7  # one decision per adapted linear, made at prefill

@@ -82,7 +82,7 @@ def test_decision_is_eq_6_on_the_task_embedding():
     assert torch.equal(decision.indices, top.indices)
     torch.testing.assert_close(decision.weights, top.values / top.values.sum(-1, keepdim=True))
     torch.testing.assert_close(decision.probs, probs)
-    assert decision.level == "instance" and "b_indices" not in decision.extras
+    assert decision.level == "instance" and decision.factors is None
 
 
 def test_missing_signals_name_the_signal():
@@ -160,7 +160,7 @@ def test_factor_pool_pairs_factors_or_takes_a_separate_b_choice():
             {"type": "LoRAFactorPool", "num_factors": E, "rank": 3}, top_k=3, separate_b=separate_b
         )
         decision = layer.router(x, ctx)
-        idx_b = decision.extras["b_indices"] if separate_b else decision.indices
+        idx_b = decision.factors.b_indices if separate_b else decision.indices
         pool = layer.experts
         want = torch.stack(
             [
@@ -170,7 +170,7 @@ def test_factor_pool_pairs_factors_or_takes_a_separate_b_choice():
             ]
         )
         torch.testing.assert_close(pool(x, decision), want, atol=1e-5, rtol=1e-5)
-    assert separate_b and not torch.equal(decision.extras["b_indices"], decision.indices)
+    assert separate_b and not torch.equal(decision.factors.b_indices, decision.indices)
 
 
 def test_separate_b_needs_a_factor_pool():
