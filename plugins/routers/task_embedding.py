@@ -165,7 +165,9 @@ class TaskEmbeddingRouter(BaseRouter):
         if not missing:
             return list(definitions)
         if self.fallback_definition is not None:
-            return [self.fallback_definition if i in missing else t for i, t in enumerate(definitions)]
+            return [
+                self.fallback_definition if i in missing else t for i, t in enumerate(definitions)
+            ]
         datasets = None if ctx is None else ctx.datasets
         where = sorted({str(datasets[i]) for i in missing}) if datasets else ["<unknown dataset>"]
         raise MissingTaskDefinitionError(

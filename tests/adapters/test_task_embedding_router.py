@@ -195,3 +195,27 @@ def test_hashing_text_encoder_is_deterministic_and_meaningful():
         encoder(OKVQA)
     with pytest.raises(ValueError, match="ngram_range"):
         TEXT_ENCODERS.build({"type": "HashingTextEncoder", "ngram_range": (2, 1)})
+
+
+def test_a_missing_definition_names_the_dataset_unless_a_fallback_is_configured():
+    from octavius.plugins.routers.task_embedding import MissingTaskDefinitionError
+
+    x = torch.randn(3, 2, D)
+    ctx = RoutingContext(
+        task_definitions=[OKVQA, None, "  "],
+        datasets=["okvqa_train.json", "vision_flan_191.json", "vision_flan_191.json"],
+        text_encoder=CountingEncoder(),
+    )
+    with pytest.raises(MissingTaskDefinitionError, match=r"\[1, 2\].*vision_flan_191\.json"):
+        make_router()(x, ctx)
+    with pytest.raises(MissingTaskDefinitionError, match="fallback_definition"):
+        make_router()(x, ctx)
+    encoder = CountingEncoder()
+    router = make_router(top_k=2, fallback_definition=COUNT)
+    decision = router(
+        x, RoutingContext(task_definitions=[OKVQA, None, COUNT], text_encoder=encoder)
+    )
+    assert encoder.calls == [[OKVQA, COUNT]]  # the fallback routes exactly like its text
+    assert torch.equal(decision.indices[1], decision.indices[2])
+    with pytest.raises(ValueError, match="fallback_definition must be a non-empty text"):
+        make_router(fallback_definition="")
