@@ -21,7 +21,8 @@ The inner expectation of eq. 2 is a mean unit gradient ``ū_j = E_{x_j}[g_j / �
   batch is compared with a direction that contains itself, ``ū_iᵀ g_i`` is inflated by ``g_i``'s own
   noise, and every off-diagonal score is pulled toward 0 (two halves of one task score about 0.4
   instead of 1 on noisy gradients). ``ū_j`` for ``j ≠ i`` is already held out (other batches).
-  A task with a single batch has no held-out direction: its row is NaN.
+  A task with a single batch has no held-out direction: its off-diagonal scores are NaN (its
+  diagonal stays 1, as eq. 3 defines it).
 * ``"plug_in"``: ``ū_i`` over every batch of the task, the evaluated one included (the literal
   sample-mean reading of eq. 2–3; biased toward 0 as described).
 """
@@ -86,7 +87,7 @@ def _held_out_own_steps(gradients: torch.Tensor, task: str) -> torch.Tensor:
         warnings.warn(
             f"task-interference: task {task!r} has fewer than two batches with a non-zero "
             "gradient, so its own step has no held-out estimate (estimator='leave_one_out'); its "
-            "row is NaN. Give it more batches or use estimator='plug_in'.",
+            "off-diagonal scores are NaN. Give it more batches or use estimator='plug_in'.",
             stacklevel=3,
         )
     return steps
@@ -153,4 +154,6 @@ def interference_matrix(
         usable = (own != 0).squeeze(1) & own.isfinite().squeeze(1)
         if bool(usable.any()):
             scores[i] = (deltas[usable] / own[usable]).mean(dim=0)
+        elif estimator == "leave_one_out" and bool((grads != 0).any()):
+            scores[i, i] = 1.0  # I_ii = 1 by eq. 3; only the off-diagonal needs a held-out step
     return scores

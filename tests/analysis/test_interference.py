@@ -46,7 +46,7 @@ def test_leave_one_out_matches_hand_computed_example():
     # Row a: batch [3, 4] is compared with its own direction from the other batch, [1, 0]
     # → Δ_a = 3; batch [1, 0] with [.6, .8] → Δ_a = .6. ū_b = [0, 1], ū_c = [-.6, -.8].
     #   I_ab = (4/3 + 0/.6) / 2 = 2/3, I_ac = (-5/3 - .6/.6) / 2 = -4/3.
-    # Rows b and c have one batch each: no held-out direction, NaN.
+    # Rows b and c have one batch each: no held-out direction, NaN off the diagonal (I_ii = 1).
     grads = {
         "a": torch.tensor([[3.0, 4.0], [1.0, 0.0]]),
         "b": torch.tensor([[0.0, 2.0]]),
@@ -55,7 +55,8 @@ def test_leave_one_out_matches_hand_computed_example():
     with pytest.warns(UserWarning, match="fewer than two batches"):
         scores = interference_matrix(grads)
     torch.testing.assert_close(scores[0], torch.tensor([1.0, 2 / 3, -4 / 3], dtype=torch.float64))
-    assert scores[1:].isnan().all()
+    torch.testing.assert_close(scores.diagonal(), torch.ones(3, dtype=torch.float64))
+    assert scores[1, [0, 2]].isnan().all() and scores[2, :2].isnan().all()
     with pytest.raises(ValueError, match="estimator must be one of"):
         interference_matrix(grads, estimator="split")
 
