@@ -1,6 +1,6 @@
 """MixLoRA E = 32, r = 4 with random routing (Table 2, "Random"): each linear draws r factors
-uniformly per sample, the same factors for A and B; the baseline showing that the gains come from
-routing rather than from the extra parameters."""
+uniformly per sample for A and, independently, r for B (as the official release); the baseline
+showing that the gains come from routing rather than from the extra parameters."""
 
 from mmengine.config import read_base
 

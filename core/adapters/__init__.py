@@ -2,8 +2,10 @@
 
 Public API (see docs/adapters.md and docs/routing.md):
 
-- :class:`RoutingDecision`, :class:`BaseRouter`, :class:`BaseExpertBank` — the contract between
-  routers (registry ``ROUTERS``) and expert banks (registry ``EXPERTS``);
+- :class:`RoutingDecision` (with B's :class:`FactorSelection` for factor routing),
+  :class:`BaseRouter`, :class:`BaseExpertBank` — the contract between routers (registry
+  ``ROUTERS``) and expert banks (registry ``EXPERTS``); levels, modes and sharing are the
+  ``Literal`` types of :mod:`octavius.adapters.routing_literals`;
 - :func:`build_router`, :func:`build_experts` — typed builders;
 - :class:`AdaptedLinear` — frozen base linear + experts + (possibly shared) router;
 - :func:`inject_adapters` / :class:`AdapterReport` — rule-based model surgery and freezing;
@@ -22,7 +24,7 @@ from octavius.adapters.context import (
     current_routing_context,
     use_routing_context,
 )
-from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.decision import FactorSelection, RoutingDecision
 from octavius.adapters.grouped import grouped_lora
 from octavius.adapters.injection import AdapterReport, inject_adapters
 from octavius.adapters.layer import AdaptedLinear
@@ -40,6 +42,7 @@ __all__ = [
     "AdapterRule",
     "BaseExpertBank",
     "BaseRouter",
+    "FactorSelection",
     "MissingRoutingSignalError",
     "RoutingContext",
     "RoutingDecision",

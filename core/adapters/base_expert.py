@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -19,12 +19,18 @@ class BaseExpertBank(nn.Module):
     among: experts for :class:`LoRAExperts`, rank-1 factors for a factor pool) and implement
     :meth:`forward` and :meth:`delta_weight`.
 
+    Class attributes:
+        accepts_factor_selection: the bank takes a separate B choice
+            (:class:`~octavius.adapters.decision.FactorSelection`, MixLoRA eq. 9); routers that
+            make one drop it (or refuse) for banks without.
+
     Args:
         in_features: input size ``d_in`` of the adapted linear.
         out_features: output size ``d_out`` of the adapted linear.
     """
 
     num_choices: int = 1
+    accepts_factor_selection: ClassVar[bool] = False
 
     def __init__(self, in_features: int, out_features: int, **kwargs: Any) -> None:
         super().__init__()
@@ -62,7 +68,7 @@ class BaseExpertBank(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement delta_weight().")
 
     def merged_delta(self, decision: RoutingDecision | None) -> torch.Tensor:
-        """ΔW for a decision shared by the whole batch; banks that use ``extras`` override it."""
+        """ΔW for a decision shared by the whole batch; banks with a factor selection override it."""
         if decision is None:
             return self.delta_weight(None, None)
         return self.delta_weight(decision.indices[0], decision.weights[0])

@@ -9,9 +9,8 @@ import torch
 from torch import nn
 
 from octavius.adapters.context import MissingRoutingSignalError, RoutingContext
-from octavius.adapters.decision import LEVELS, RoutingDecision
-
-INPUT_SOURCES = ("layer", "embeddings", "none")
+from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.routing_literals import INPUT_SOURCES, LEVELS, InputSource, Level
 
 
 class BaseRouter(nn.Module):
@@ -28,14 +27,23 @@ class BaseRouter(nn.Module):
             ``in_features``: ``"layer"`` the adapted layer's (or block's) input, ``"embeddings"``
             the LLM's input embeddings from the routing context (its hidden size), ``"none"``
             neither (random routing).
+        learns_from_aux_only: the router's parameters get no gradient from the language-model
+            loss by design, only from its auxiliary loss (e.g. top-1 with renormalised weights,
+            whose weight is exactly 1). The contract test checks every other trainable router
+            for a non-zero LM-loss gradient.
+
+    Attributes:
+        routing_name: the name of the slot the router serves (the adapted linear's module name,
+            or the shared router's key), set by :meth:`bind_name`; ``""`` when used on its own.
 
     Args:
         in_features: size of the features the router reads.
         num_experts: how many choices it routes among (``experts.num_choices``).
     """
 
-    level: ClassVar[str] = "instance"
-    input_source: ClassVar[str] = "layer"
+    level: ClassVar[Level] = "instance"
+    input_source: ClassVar[InputSource] = "layer"
+    learns_from_aux_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -60,6 +68,15 @@ class BaseRouter(nn.Module):
             raise ValueError(f"{type(self).__name__}: num_experts must be > 0, got {num_experts}.")
         self.in_features = in_features
         self.num_experts = num_experts
+        self.routing_name = ""
+
+    def bind_name(self, name: str) -> None:
+        """Tell the router which slot it serves (called by :class:`RoutingSlot`).
+
+        Routers whose choice must differ between layers without learned parameters (random
+        routing seeds its draws with it) read :attr:`routing_name`; others ignore it.
+        """
+        self.routing_name = name
 
     def forward(self, x: torch.Tensor, ctx: RoutingContext | None) -> RoutingDecision:
         """Route ``x`` (``(b, n, d_in)``), reading instance signals from ``ctx``."""

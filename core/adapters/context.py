@@ -41,7 +41,9 @@ class RoutingContext:
         inputs_embeds: ``(b, n, d)`` the LLM's input embeddings, modality tokens spliced in.
         task_ids: ``(b,)`` integer task ids (individual routing, task-embedding routing).
         task_names: the task name of each sample, kept with recorded decisions.
-        task_definitions: the task definition text of each sample (MixLoRA appendix A).
+        task_definitions: the task definition text of each sample (MixLoRA appendix A);
+            ``None`` for a sample that has none.
+        datasets: the dataset (or annotation file) each sample comes from, for error messages.
         text_encoder: maps a list of texts to ``(b, d)`` embeddings; by default the model's
             frozen LLM mean hidden state (set by the model).
         decisions: instance-level routing decisions cached by router key; reused while the
@@ -58,7 +60,8 @@ class RoutingContext:
     inputs_embeds: torch.Tensor | None = None
     task_ids: torch.Tensor | None = None
     task_names: list[str] | None = None
-    task_definitions: list[str] | None = None
+    task_definitions: list[str | None] | None = None
+    datasets: list[str] | None = None
     text_encoder: Callable[[list[str]], torch.Tensor] | None = None
     decisions: dict[str, Any] = field(default_factory=dict)
     aux_losses: dict[str, list[torch.Tensor]] = field(default_factory=dict)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from octavius.adapters.sharing import SHARING
+from octavius.adapters.routing_literals import SHARING, Sharing
 
 
 def _compile(pattern: str | Sequence[str] | None, what: str) -> Callable[[str], bool] | None:
@@ -62,7 +62,7 @@ class AdapterRule:
     targets: str | Sequence[str]
     experts: dict[str, Any]
     router: dict[str, Any] | None = None
-    sharing: str = "module"
+    sharing: Sharing = "module"
     name: str = "rule"
     exclude: str | Sequence[str] | None = None
     _match: Callable[[str], bool] = field(init=False, repr=False)

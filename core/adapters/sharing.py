@@ -23,8 +23,7 @@ from torch.utils.hooks import RemovableHandle
 from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import RoutingDecision
-
-SHARING = ("module", "block", "global")
+from octavius.adapters.routing_literals import SHARING, Sharing
 
 
 def _first_tensor(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
@@ -53,10 +52,11 @@ class RoutingSlot:
         sharing: ``"module"``, ``"block"`` or ``"global"``.
     """
 
-    def __init__(self, router: BaseRouter, key: str, sharing: str = "module") -> None:
+    def __init__(self, router: BaseRouter, key: str, sharing: Sharing = "module") -> None:
         if sharing not in SHARING:
             raise ValueError(f"Router sharing must be one of {SHARING}, got '{sharing}'.")
         self.router = router
+        router.bind_name(key)
         self.key = key
         self.sharing = sharing
         self._block_input: torch.Tensor | None = None

@@ -168,29 +168,29 @@ def task_batches(
 
 @contextlib.contextmanager
 def recording_into(model: nn.Module, recorder: RoutingRecorder) -> Iterator[None]:
-    """Let ``model.routing_context()`` hand out contexts that carry ``recorder``.
+    """Hand ``recorder`` to the model's routing contexts for the ``with`` block.
 
-    ``MultimodalLLM`` builds a fresh routing context per call; the recorder must travel in it.
+    ``MultimodalLLM`` builds a fresh routing context per call and puts its ``routing_recorder``
+    in each; the previous recorder is restored afterwards.
     """
-    original = model.routing_context
-
-    def with_recorder(*args: Any, **kwargs: Any) -> Any:
-        ctx = original(*args, **kwargs)
-        ctx.recorder = recorder
-        return ctx
-
-    model.routing_context = with_recorder
+    if not hasattr(model, "routing_recorder"):
+        raise TypeError(
+            f"{type(model).__name__} has no routing_recorder; pass your own forward(batch, "
+            "recorder) that sets RoutingContext(recorder=recorder) around the LLM call."
+        )
+    previous = model.routing_recorder
+    model.routing_recorder = recorder
     try:
         yield
     finally:
-        del model.routing_context
+        model.routing_recorder = previous
 
 
 def recorded_forward(model: nn.Module) -> Callable[[dict[str, Any], RoutingRecorder], None]:
     """``forward(batch, recorder)``: one prompt forward of a ``MultimodalLLM`` with ``recorder``."""
-    if not callable(getattr(model, "routing_context", None)):
+    if not hasattr(model, "routing_recorder"):
         raise TypeError(
-            f"{type(model).__name__} has no routing_context(); pass your own forward(batch, "
+            f"{type(model).__name__} has no routing_recorder; pass your own forward(batch, "
             "recorder) that sets RoutingContext(recorder=recorder) around the LLM call."
         )
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from octavius.adapters.layer import AdaptedLinear
-from octavius.analysis.interference import interference_matrix
+from octavius.analysis.interference import Estimator, interference_matrix
 
 __all__ = [
     "FACTOR_PARAMETERS",
@@ -248,17 +248,21 @@ def task_interference(
     loss_fn: Callable[[nn.Module, Any], torch.Tensor],
     group_by: str = "block",
     layers: str | None = None,
+    estimator: Estimator = "leave_one_out",
 ) -> InterferenceScores:
     """Interference scores of the tasks in ``batches`` on the LoRA A and B of ``model``.
 
     See :func:`collect_task_gradients` for the arguments; ``batches`` must be re-iterable or
-    lists (each is iterated once).
+    lists (each is iterated once). ``estimator`` is passed to
+    :func:`~octavius.analysis.interference.interference_matrix` (the default needs at least two
+    batches per task).
     """
     gradients = collect_task_gradients(model, batches, loss_fn, group_by, layers)
     tasks = list(batches)
     groups = list(gradients["A"])
     scores = {
-        part: {g: interference_matrix(gradients[part][g], tasks) for g in groups} for part in PARTS
+        part: {g: interference_matrix(gradients[part][g], tasks, estimator) for g in groups}
+        for part in PARTS
     }
     counts = {t: int(gradients["A"][groups[0]][t].shape[0]) for t in tasks}
     return InterferenceScores(tasks, groups, scores, group_by, counts)

@@ -9,7 +9,7 @@ frozen, with LoRA experts injected (eq. 3) — is trained on the response tokens
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,9 @@ class MultimodalLLM(BaseModel):
         data_preprocessor: config of the data preprocessor (an ``InstructionDataPreprocessor``
             by default; its ``pad_token_id`` is set from the tokenizer).
         init_cfg: mmengine initialisation config.
+        routing_recorder: called with ``(layer_name, decision, context)`` by every routed layer
+            (e.g. :class:`~octavius.adapters.recording.RoutingRecorder`); every routing context
+            the model builds carries it. Settable later as ``model.routing_recorder``.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class MultimodalLLM(BaseModel):
         max_length: int | None = None,
         data_preprocessor: Mapping[str, Any] | nn.Module | None = None,
         init_cfg: dict | list | None = None,
+        routing_recorder: Callable[[str, Any, RoutingContext], None] | None = None,
     ) -> None:
         if text_encoder not in TEXT_ENCODING_MODES:
             raise ValueError(
@@ -142,6 +146,7 @@ class MultimodalLLM(BaseModel):
             max_length or getattr(self.llm.config, "max_position_embeddings", 0) or 2**31
         )
         self.text_encoder = FrozenLLMTextEncoder(self.llm, self.tokenizer, mode=text_encoder)
+        self.routing_recorder = routing_recorder
         # from_pretrained returns the LLM in eval mode; follow the model's mode like any child.
         self.train(self.training)
         # The LLM is pre-trained and its adapters are initialised at injection: mmengine's
@@ -290,10 +295,14 @@ class MultimodalLLM(BaseModel):
             task_names=[str(s.get("task_type", "")) for s in data_samples]
             if data_samples
             else None,
-            task_definitions=[str(s.get("task_definition", "")) for s in data_samples]
+            task_definitions=[s.get("task_definition") or None for s in data_samples]
+            if data_samples
+            else None,
+            datasets=[str(s.get("dataset") or s.get("source") or "") for s in data_samples]
             if data_samples
             else None,
             text_encoder=self.text_encoder,
+            recorder=self.routing_recorder,
         )
 
     def _run_llm(self, batch: SplicedBatch) -> Tensor:

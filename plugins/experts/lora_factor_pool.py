@@ -9,11 +9,8 @@ import torch
 from torch import nn
 
 from octavius.adapters.base_expert import BaseExpertBank
-from octavius.adapters.decision import B_INDICES, B_PENDING, B_WEIGHTS, RoutingDecision
+from octavius.adapters.decision import RoutingDecision
 from octavius.registry import EXPERTS
-
-# Keys of ``RoutingDecision.extras`` read here (written by the factor routers): B's own factor
-# choice (MixLoRA eq. 8), and a flag saying that choice still waits for ``router.condition()``.
 
 ESTIMATORS = ("straight_through", "weighted")
 
@@ -72,9 +69,10 @@ class LoRAFactorPool(BaseExpertBank):
     **Decisions it understands** (instance level: one A and one B per sample):
 
     * ``mode="sparse"`` or ``"individual"``: ``indices``/``weights`` ``(b, r)`` choose A's factors.
-      B's come from ``extras["b_indices"]``/``extras["b_weights"]`` when the router chose them
-      separately (ConditionalFactorRouter); otherwise they equal A's, so factor ``e`` acts as the
-      rank-1 expert ``b_e a_eᵀ`` (TaskEmbeddingRouter, RandomRouter, InstanceRouter).
+      B's come from ``decision.factors`` (a :class:`~octavius.adapters.decision.FactorSelection`)
+      when the router chose them separately (ConditionalFactorRouter, RandomRouter,
+      TaskEmbeddingRouter with ``separate_b``); otherwise they equal A's, so factor ``e`` acts as
+      the rank-1 expert ``b_e a_eᵀ`` (InstanceRouter). A pending selection is refused.
     * ``mode="dense"``: every pair ``(a_e, b_e)`` weighted by its routing weight — an ablation of
       rank ``E``, never used behind a sparse mode.
     * no decision: only when ``num_factors == rank``, where the pool is plain LoRA.
@@ -95,7 +93,7 @@ class LoRAFactorPool(BaseExpertBank):
         estimator: ``"straight_through"`` or ``"weighted"`` (see above).
     """
 
-    #: Tells routers that this bank takes separate A and B factor choices (``extras``).
+    #: Tells routers that this bank takes separate A and B factor choices (``decision.factors``).
     accepts_factor_selection: ClassVar[bool] = True
 
     def __init__(
@@ -217,13 +215,12 @@ class LoRAFactorPool(BaseExpertBank):
             weights = self._dense_weights(decision)[0]  # (e,)
             return self.factors_b.t() @ (self.factors_a * weights.unsqueeze(-1))
         self._check_not_pending(decision)
-        b_indices = decision.extras.get(B_INDICES)
-        b_weights = decision.extras.get(B_WEIGHTS)
+        factors = decision.factors
         return self.delta_weight(
             decision.indices[0],
             decision.weights[0],
-            None if b_indices is None else b_indices[0],
-            None if b_weights is None else b_weights[0],
+            None if factors is None else factors.b_indices[0],
+            None if factors is None else factors.b_weights[0],
         )
 
     def _selection(
@@ -249,8 +246,9 @@ class LoRAFactorPool(BaseExpertBank):
             )
         self._check_not_pending(decision)
         idx_a, w_a = decision.indices, decision.weights
-        idx_b = decision.extras.get(B_INDICES, idx_a)
-        w_b = decision.extras.get(B_WEIGHTS, w_a)
+        factors = decision.factors
+        idx_b = idx_a if factors is None else factors.b_indices
+        w_b = w_a if factors is None else factors.b_weights
         self._check_shapes(idx_a, idx_b, batch)
         return idx_a, idx_b, self._coefficients(w_a, w_b)
 
@@ -274,7 +272,7 @@ class LoRAFactorPool(BaseExpertBank):
 
     @staticmethod
     def _check_not_pending(decision: RoutingDecision) -> None:
-        if decision.extras.get(B_PENDING):
+        if decision.pending:
             raise RuntimeError(
                 "LoRAFactorPool got a decision whose B factors are not chosen yet: call the "
                 "router's condition(decision, experts) before the expert bank (MixLoRA eq. 7–8)."

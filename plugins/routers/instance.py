@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import torch
 from torch import nn
@@ -13,10 +13,12 @@ from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import RoutingDecision
 from octavius.adapters.losses import cv_squared_loss
 from octavius.adapters.pool_and_topk import masked_mean, top_k_renormalised
+from octavius.adapters.routing_literals import MODES, InputSource, Level, Mode
 from octavius.registry import ROUTERS
 
 POOLED_QUESTION = "pooled_question"
-MODES = ("sparse", "dense", "individual")
+GateInit = Literal["normal", "linear"]
+GATE_INITS: tuple[str, ...] = get_args(GateInit)
 
 
 @ROUTERS.register_module()
@@ -35,6 +37,11 @@ class InstanceRouter(BaseRouter):
     top-1 (weight exactly 1) trains it only through the balancing loss. The optional balancing loss is Octavius eq. 2,
     ``α·CV(Σ_i G(z_i))²`` over the batch, with ``G`` the (sparse) gate values.
 
+    **Initialisation** (``init``): ``"normal"`` (default) as the official release,
+    ``W_g ~ N(0, 1)`` (OpenGVLab/LAMM ``src/model/Octavius/moe/layer.py`` l. 29, ``Top2Gating``:
+    ``nn.Parameter(torch.randn(dim, num_gates))``), which starts from confident, nearly one-hot
+    gates; ``"linear"`` uses ``nn.Linear``'s default, uniform in ``±1/√d`` (near-uniform gates).
+
     Args:
         in_features: size of the LLM input embeddings (set by injection).
         num_experts: N experts.
@@ -43,19 +50,21 @@ class InstanceRouter(BaseRouter):
         task_to_expert: individual mode's table, ``[expert of task 0, expert of task 1, …]`` or
             ``{task_id: expert}``; ``None`` maps task t to expert t.
         balance_loss_weight: α of eq. 2; 0 disables the loss (the paper's default, Table 5).
+        init: ``"normal"`` or ``"linear"`` initialisation of the gate (see above).
     """
 
-    level: ClassVar[str] = "instance"
-    input_source: ClassVar[str] = "embeddings"
+    level: ClassVar[Level] = "instance"
+    input_source: ClassVar[InputSource] = "embeddings"
 
     def __init__(
         self,
         in_features: int,
         num_experts: int,
         top_k: int = 2,
-        mode: str = "sparse",
+        mode: Mode = "sparse",
         task_to_expert: Sequence[int] | Mapping[int, int] | None = None,
         balance_loss_weight: float = 0.0,
+        init: GateInit = "normal",
     ) -> None:
         super().__init__(in_features, num_experts)
         if mode not in MODES:
@@ -74,7 +83,23 @@ class InstanceRouter(BaseRouter):
         self.register_buffer(
             "task_table", self._table(task_to_expert, num_experts), persistent=False
         )
+        if init not in GATE_INITS:
+            raise ValueError(f"InstanceRouter: init must be one of {GATE_INITS}, got {init!r}.")
+        self.init = init
         self.gate = nn.Linear(in_features, num_experts, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``N(0, 1)`` (``init="normal"``, the official gate) or ``nn.Linear``'s default."""
+        if self.init == "normal":
+            nn.init.normal_(self.gate.weight, mean=0.0, std=1.0)
+        else:
+            self.gate.reset_parameters()
+
+    @property
+    def learns_from_aux_only(self) -> bool:  # type: ignore[override]
+        """Sparse top-1: the chosen weight is exactly 1, so only the balancing loss trains it."""
+        return self.mode == "sparse" and self.top_k == 1
 
     @staticmethod
     def _table(task_to_expert: Sequence[int] | Mapping[int, int] | None, e: int) -> torch.Tensor:

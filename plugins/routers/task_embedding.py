@@ -11,11 +11,16 @@ from torch import nn
 from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.builders import build_text_encoder
 from octavius.adapters.context import RoutingContext
-from octavius.adapters.decision import B_INDICES, B_PROBS, B_WEIGHTS, RoutingDecision
+from octavius.adapters.decision import FactorSelection, RoutingDecision
 from octavius.adapters.pool_and_topk import top_k_renormalised
+from octavius.adapters.routing_literals import InputSource, Level
 from octavius.registry import ROUTERS
 
-# Keys of ``RoutingDecision.extras`` understood by LoRAFactorPool.
+
+class MissingTaskDefinitionError(ValueError):
+    """A sample routed by its task definition has none, and the config names no fallback."""
+
+
 #: ``ctx.features`` key of the task-definition embeddings made by ``ctx.text_encoder``.
 CONTEXT_EMBEDDINGS = "task_definition_embeddings"
 
@@ -48,6 +53,12 @@ class TaskEmbeddingRouter(BaseRouter):
     fed with eq. 10. The weights are the renormalised top-k probabilities, which carry the
     router's gradient.
 
+    **Samples without a definition** (``None`` or blank in ``ctx.task_definitions``) are an
+    error naming their dataset (``ctx.datasets``), unless the config names the text to use
+    instead (``fallback_definition``). The official release silently routes every task it has no
+    definition for by the string ``"None"`` (VT-NLP/MixLoRA ``llava/utils.py`` l. 680–687), so
+    all of them share one routing.
+
     Args:
         in_features: size of ``ctx.text_encoder``'s embeddings (the LLM hidden size); unused
             when ``text_encoder`` is given.
@@ -55,10 +66,12 @@ class TaskEmbeddingRouter(BaseRouter):
         top_k: how many to choose per sample (the pool's rank for a factor pool).
         text_encoder: config of a registered text encoder; ``None`` uses ``ctx.text_encoder``.
         separate_b: choose a factor pool's B factors with their own head.
+        fallback_definition: the text routing samples without a task definition; ``None``
+            (default) makes a missing definition an error.
     """
 
-    level: ClassVar[str] = "instance"
-    input_source: ClassVar[str] = "embeddings"
+    level: ClassVar[Level] = "instance"
+    input_source: ClassVar[InputSource] = "embeddings"
 
     def __init__(
         self,
@@ -67,6 +80,7 @@ class TaskEmbeddingRouter(BaseRouter):
         top_k: int = 2,
         text_encoder: Mapping[str, Any] | None = None,
         separate_b: bool = False,
+        fallback_definition: str | None = None,
     ) -> None:
         super().__init__(in_features, num_experts)
         if not (isinstance(top_k, int) and 1 <= top_k <= num_experts):
@@ -74,8 +88,16 @@ class TaskEmbeddingRouter(BaseRouter):
                 f"TaskEmbeddingRouter: top_k must be an integer in [1, num_experts={num_experts}], "
                 f"got {top_k!r}."
             )
+        if fallback_definition is not None and not (
+            isinstance(fallback_definition, str) and fallback_definition.strip()
+        ):
+            raise ValueError(
+                "TaskEmbeddingRouter: fallback_definition must be a non-empty text or None (a "
+                f"missing definition is then an error), got {fallback_definition!r}."
+            )
         self.top_k = top_k
         self.separate_b = bool(separate_b)
+        self.fallback_definition = fallback_definition
         self.text_encoder = None if text_encoder is None else build_text_encoder(text_encoder)
         if self.text_encoder is not None:
             self.text_encoder.requires_grad_(False)
@@ -96,7 +118,10 @@ class TaskEmbeddingRouter(BaseRouter):
 
         Returns:
             Instance decision, ``indices``/``weights`` ``(b, k)``, ``probs`` ``(b, e)``; with
-            ``separate_b``, B's choice in ``extras``.
+            ``separate_b``, B's choice in ``factors``.
+
+        Raises:
+            MissingTaskDefinitionError: a sample has no definition and there is no fallback.
         """
         definitions = self.require(ctx, "task_definitions")
         if isinstance(definitions, str) or len(definitions) != x.shape[0]:
@@ -104,6 +129,7 @@ class TaskEmbeddingRouter(BaseRouter):
                 f"TaskEmbeddingRouter: ctx.task_definitions must hold one string per sample "
                 f"({x.shape[0]}), got {definitions!r:.200}."
             )
+        definitions = self.resolve_definitions(definitions, ctx)
         if self.text_encoder is not None:
             embeddings = self.embed(list(definitions), self.text_encoder)  # (b, d)
         else:
@@ -122,13 +148,34 @@ class TaskEmbeddingRouter(BaseRouter):
             embeddings = embeddings.to(self.proj.weight.device, self.proj.weight.dtype)
         probs = self.proj(embeddings).float().softmax(dim=-1)  # (b, e)
         weights, indices = top_k_renormalised(probs, self.top_k)  # (b, k)
-        extras: dict[str, Any] = {}
+        factors = None
         if self.proj_b is not None:
             probs_b = self.proj_b(embeddings).float().softmax(dim=-1)
             weights_b, indices_b = top_k_renormalised(probs_b, self.top_k)
-            extras = {B_INDICES: indices_b, B_WEIGHTS: weights_b, B_PROBS: probs_b}
+            factors = FactorSelection.chosen(indices_b, weights_b, probs_b)
         return RoutingDecision(
-            level="instance", indices=indices, weights=weights, probs=probs, extras=extras
+            level="instance", indices=indices, weights=weights, probs=probs, factors=factors
+        )
+
+    def resolve_definitions(
+        self, definitions: list[str | None], ctx: RoutingContext | None
+    ) -> list[str]:
+        """Each sample's definition, the fallback for missing ones, or an error naming them."""
+        missing = [i for i, t in enumerate(definitions) if not (isinstance(t, str) and t.strip())]
+        if not missing:
+            return list(definitions)
+        if self.fallback_definition is not None:
+            return [
+                self.fallback_definition if i in missing else t for i, t in enumerate(definitions)
+            ]
+        datasets = None if ctx is None else ctx.datasets
+        where = sorted({str(datasets[i]) for i in missing}) if datasets else ["<unknown dataset>"]
+        raise MissingTaskDefinitionError(
+            f"TaskEmbeddingRouter: sample(s) {missing} of dataset(s) {where} have no task "
+            "definition; every sample needs a non-empty task definition (MixLoRA appendix A "
+            "routes on it). Give those samples a "
+            "'task_definition', give the dataset task_definitions={task: text}, or set the "
+            "router config's fallback_definition='...' to route them all by one text."
         )
 
     def embed(

@@ -13,6 +13,7 @@ from octavius.adapters.context import RoutingContext
 from octavius.adapters.decision import RoutingDecision
 from octavius.adapters.losses import switch_balance_loss
 from octavius.adapters.pool_and_topk import top_k_renormalised
+from octavius.adapters.routing_literals import InputSource, Level, Mode
 from octavius.registry import ROUTERS
 
 MODES = ("sparse", "dense")
@@ -28,7 +29,9 @@ class TokenRouter(BaseRouter):
     ones, so top-1 adds the expert's output unweighted as in eq. 4 (its weight is exactly 1 and
     the router learns from the balancing loss only, as in the paper); ``renormalize=False``
     weights each expert by its raw probability instead (Switch Transformer), which also passes
-    the language-modelling gradient to the router.
+    the language-modelling gradient to the router. The router therefore declares
+    :attr:`learns_from_aux_only` for sparse top-1 with renormalisation. ``W^g`` keeps
+    ``nn.Linear``'s default initialisation: LLaVA-MoLE released no code that says otherwise.
 
     The load-balancing loss is eq. 7–8, ``Σ_j c_j·p_j``, normalised as Switch Transformer
     (``e·Σ_j f_j·P_j``, uniform routing = 1; see :mod:`octavius.adapters.losses`), computed over
@@ -50,15 +53,15 @@ class TokenRouter(BaseRouter):
         renormalize: renormalise the top-k weights to sum to one (see above).
     """
 
-    level: ClassVar[str] = "token"
-    input_source: ClassVar[str] = "layer"
+    level: ClassVar[Level] = "token"
+    input_source: ClassVar[InputSource] = "layer"
 
     def __init__(
         self,
         in_features: int,
         num_experts: int,
         top_k: int = 1,
-        mode: str = "sparse",
+        mode: Mode = "sparse",
         balance_loss_weight: float = 1e-2,
         capacity_factor: float | None = None,
         renormalize: bool = True,
@@ -84,6 +87,12 @@ class TokenRouter(BaseRouter):
         self.capacity_factor = capacity_factor
         self.renormalize = renormalize
         self.gate = nn.Linear(in_features, num_experts, bias=False)  # W^g
+
+    @property
+    def learns_from_aux_only(self) -> bool:  # type: ignore[override]
+        """Top-1 with renormalised weights (LLaVA-MoLE eq. 4): the weight is exactly 1, so the
+        language-model loss gives the router no gradient; only the balancing loss trains it."""
+        return self.mode == "sparse" and self.top_k == 1 and self.renormalize
 
     def forward(self, x: torch.Tensor, ctx: RoutingContext | None) -> RoutingDecision:
         """Route every token.

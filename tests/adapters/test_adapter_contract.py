@@ -8,6 +8,8 @@ expert banks).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -68,6 +70,24 @@ def _check_decision(decision: RoutingDecision, router: BaseRouter, num_choices: 
         assert value.dim() == 0 and torch.isfinite(value)
 
 
+def _other_choice(decision: RoutingDecision, num_choices: int) -> RoutingDecision:
+    """The same decision with every chosen expert (and B factor) moved to the next one."""
+    factors = decision.factors
+    if factors is not None and factors.b_indices is not None:
+        factors = dataclasses.replace(factors, b_indices=(factors.b_indices + 1) % num_choices)
+    return dataclasses.replace(
+        decision, indices=(decision.indices + 1) % num_choices, factors=factors
+    )
+
+
+def _nonzero_b(bank: BaseExpertBank) -> None:
+    """A trained bank: B (zero at LoRA initialisation) random, so every expert's delta differs."""
+    with torch.no_grad():
+        for name, param in bank.named_parameters():
+            if name.endswith(("lora_B", "factors_b")) or not param.abs().sum():
+                param.normal_(0.0, 0.5)
+
+
 @pytest.mark.parametrize("name", ROUTER_NAMES)
 def test_router_contract(name):
     cls = ROUTERS.get(name)
@@ -75,6 +95,7 @@ def test_router_contract(name):
     config = cls.example_config()
     assert isinstance(config, dict)
     bank = build_experts(cls.example_experts_config(), in_features=D_IN, out_features=D_OUT)
+    _nonzero_b(bank)
     router = _router({"type": name, **config}, bank.num_choices)
     x = torch.randn(B, N, D_IN, requires_grad=True)
     ctx = _context()
@@ -82,14 +103,48 @@ def test_router_contract(name):
     _check_decision(decision, router, bank.num_choices)
     out = bank(x, decision)
     assert out.shape == (B, N, D_OUT) and torch.isfinite(out).all()
-    (out.square().sum() + sum(decision.aux_losses.values(), torch.zeros(()))).backward()
+
+    # The routing matters: another choice of experts gives another output.
+    with torch.no_grad():
+        other = bank(x, _other_choice(decision.detached(), bank.num_choices))
+    assert not torch.allclose(other, out.detach(), atol=1e-4), "the decision must change the output"
+
+    # A trainable router learns from the language-model loss alone (no auxiliary loss here),
+    # unless it declares that only its auxiliary loss trains it.
+    out.square().sum().backward(retain_graph=bool(decision.aux_losses))
     assert x.grad is not None
-    for param in router.trainable_parameters():
+    trainable = list(router.trainable_parameters())
+    for param in trainable:
         assert param.grad is None or torch.isfinite(param.grad).all()
+    if trainable and not router.learns_from_aux_only:
+        no_grad = [
+            n
+            for n, p in router.named_parameters()
+            if p.requires_grad and (p.grad is None or p.grad.abs().max() < 1e-5)
+        ]
+        assert not no_grad, f"{name}: no gradient from the LM loss for {no_grad}"
+    if decision.aux_losses:
+        sum(decision.aux_losses.values(), torch.zeros(())).backward()
     router.eval()
     first = router.condition(router(x, _context()), bank)
     again = router.condition(router(x, _context()), bank)
     assert torch.equal(first.indices, again.indices), "routing must be deterministic in eval"
+
+
+def test_routers_learning_from_aux_only_say_so():
+    """LLaVA-MoLE's top-1 with renormalised weights (eq. 4) gets no LM-loss gradient by design."""
+    top1 = build_router({"type": "TokenRouter", "top_k": 1}, in_features=D_IN, num_experts=4)
+    assert top1.learns_from_aux_only and "balancing loss" in type(top1).__doc__
+    bank = build_experts(
+        {"type": "LoRAExperts", "num_experts": 4, "rank": 2}, in_features=D_IN, out_features=D_OUT
+    )
+    _nonzero_b(bank)
+    bank(torch.randn(B, N, D_IN), top1(torch.randn(B, N, D_IN), None)).sum().backward()
+    # The weight is p / p = 1: its gradient is rounding noise only.
+    assert top1.gate.weight.grad is None or top1.gate.weight.grad.abs().max() < 1e-5
+    for cfg in ({"top_k": 2}, {"top_k": 1, "renormalize": False}, {"top_k": 1, "mode": "dense"}):
+        router = build_router({"type": "TokenRouter", **cfg}, in_features=D_IN, num_experts=4)
+        assert not router.learns_from_aux_only, cfg
 
 
 @pytest.mark.parametrize("name", EXPERT_NAMES)
@@ -122,17 +177,14 @@ def test_expert_bank_contract(name):
         shared = None
         if decision is not None:
             take = lambda t: t[:1].expand(B, *t.shape[1:])  # noqa: E731
-            extras = {
-                k: take(v) if torch.is_tensor(v) and v.shape[:1] == (B,) else v
-                for k, v in decision.extras.items()
-            }
+            factors = None if decision.factors is None else decision.factors.map(take)
             shared = RoutingDecision(
                 level="instance",
                 indices=take(decision.indices),
                 weights=take(decision.weights),
                 probs=None if decision.probs is None else take(decision.probs),
                 mode=decision.mode,
-                extras=extras,
+                factors=factors,
             )
         with torch.no_grad():
             delta = bank.merged_delta(shared)

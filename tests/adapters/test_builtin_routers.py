@@ -204,3 +204,16 @@ def test_recorder_sums_routing_weights_per_layer_and_task():
             0, decision.indices[sample], decision.weights[sample].detach()
         )
         torch.testing.assert_close(usage[task], expected)
+
+
+def test_instance_gate_is_initialised_as_the_official_top2_gating():
+    # LAMM src/model/Octavius/moe/layer.py l. 29: w_gating = nn.Parameter(torch.randn(dim, e)).
+    torch.manual_seed(0)
+    official = InstanceRouter(256, 8)
+    assert official.init == "normal"
+    assert abs(official.gate.weight.std().item() - 1.0) < 0.05
+    assert abs(official.gate.weight.mean().item()) < 0.05
+    linear = InstanceRouter(256, 8, init="linear")  # nn.Linear's default: U(±1/√d)
+    assert linear.gate.weight.abs().max() <= 1 / 16
+    with pytest.raises(ValueError, match="init must be one of"):
+        InstanceRouter(256, 8, init="xavier")

@@ -8,7 +8,7 @@ from peft import LoraConfig, get_peft_model
 from torch import nn
 
 from octavius.adapters.builders import build_experts
-from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.decision import FactorSelection, RoutingDecision
 from octavius.adapters.layer import AdaptedLinear
 
 D_IN, D_OUT, E, R = 12, 10, 6, 3
@@ -23,8 +23,8 @@ def make_pool(**kwargs) -> nn.Module:
 
 
 def decision(idx_a, w_a, idx_b=None, w_b=None) -> RoutingDecision:
-    extras = {} if idx_b is None else {"b_indices": idx_b, "b_weights": w_b}
-    return RoutingDecision(level="instance", indices=idx_a, weights=w_a, extras=extras)
+    factors = None if idx_b is None else FactorSelection.chosen(idx_b, w_b)
+    return RoutingDecision(level="instance", indices=idx_a, weights=w_a, factors=factors)
 
 
 def random_choice(b: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,7 +173,7 @@ def test_lora_initialisation_starts_at_zero_delta():
                 "instance",
                 torch.zeros(1, R, dtype=torch.long),
                 torch.ones(1, R),
-                extras={"b_pending": True},
+                factors=FactorSelection(pending=True, b_ifs_probs=torch.ones(1, E) / E),
             ),
             "condition",
         ),

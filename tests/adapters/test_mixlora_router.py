@@ -10,7 +10,7 @@ from torch import nn
 
 from octavius.adapters import inject_adapters
 from octavius.adapters.builders import build_experts, build_router
-from octavius.adapters.context import RoutingContext, use_routing_context
+from octavius.adapters.context import MissingRoutingSignalError, RoutingContext, use_routing_context
 from octavius.adapters.layer import AdaptedLinear
 from tests.adapters.adapter_testing import batch, randomise_lora_b, tiny_causal_lm
 
@@ -59,9 +59,10 @@ def paper_routing(router, pool, h, mask, use_cfs=True):
     return results
 
 
-def make(use_cfs: bool = True):
+def make(use_cfs: bool = True, pool: str = "sequence"):
+    """Router and pool; ``pool="sequence"`` averages every real token, as eq. 5 reads literally."""
     router = build_router(
-        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs},
+        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs, "pool": pool},
         in_features=D_IN,
         num_experts=E,
     )
@@ -94,12 +95,12 @@ def test_router_equals_literal_transcription_of_eq_5_to_8(use_cfs):
     want = paper_routing(router, pool, h, mask, use_cfs)
     for s, (k_a, g_a, k_b, g_b) in enumerate(want):
         assert got.indices[s].tolist() == k_a
-        assert got.extras["b_indices"][s].tolist() == k_b
+        assert got.factors.b_indices[s].tolist() == k_b
         torch.testing.assert_close(
             got.weights[s].double(), torch.tensor(g_a, dtype=torch.float64), atol=1e-6, rtol=1e-5
         )
         torch.testing.assert_close(
-            got.extras["b_weights"][s].double(),
+            got.factors.b_weights[s].double(),
             torch.tensor(g_b, dtype=torch.float64),
             atol=1e-6,
             rtol=1e-5,
@@ -110,13 +111,13 @@ def test_cfs_changes_the_b_choice_and_off_path_has_no_cfs_router():
     router, pool = make(use_cfs=True)
     h = torch.randn(32, 3, D_IN)
     with_cfs = route(router, pool, h, None)
-    without = torch.topk(with_cfs.extras["b_probs"] * 2 - with_cfs.extras["b_cfs_probs"], R).indices
-    assert not torch.equal(with_cfs.extras["b_indices"], without)  # eq. 8 fusion matters here
+    without = torch.topk(with_cfs.factors.b_probs * 2 - with_cfs.factors.b_cfs_probs, R).indices
+    assert not torch.equal(with_cfs.factors.b_indices, without)  # eq. 8 fusion matters here
     off, _ = make(use_cfs=False)
     assert off.cfs_weight is None
     assert not any("cfs" in name for name, _ in off.named_parameters())
     decision = off(h, None)
-    assert "b_pending" not in decision.extras
+    assert not decision.pending
     assert off.condition(decision, pool) is decision
 
 
@@ -128,7 +129,7 @@ def test_padding_is_excluded_and_no_mask_averages_every_token():
     a = route(router, pool, padded, RoutingContext(attention_mask=mask))
     b = route(router, pool, h, None)  # no context: Avg over all (unpadded) tokens
     assert torch.equal(a.indices, b.indices)
-    assert torch.equal(a.extras["b_indices"], b.extras["b_indices"])
+    assert torch.equal(a.factors.b_indices, b.factors.b_indices)
     torch.testing.assert_close(a.probs, b.probs)
     with pytest.raises(ValueError, match="attention_mask"):
         router(h, RoutingContext(attention_mask=mask))  # mask covers 7 tokens, h has 4
@@ -153,7 +154,7 @@ def test_condition_checks_the_expert_bank():
 
 def adapted(use_cfs=True, estimator="straight_through", nonzero_b=True):
     router = build_router(
-        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs},
+        {"type": "ConditionalFactorRouter", "rank": R, "use_cfs": use_cfs, "pool": "sequence"},
         in_features=D_IN,
         num_experts=E,
     )
@@ -238,7 +239,7 @@ def test_generate_reuses_prefill_decisions_in_every_decode_step():
     kwargs = dict(
         attention_mask=data["attention_mask"], max_new_tokens=4, do_sample=False, pad_token_id=0
     )
-    ctx = RoutingContext(attention_mask=data["attention_mask"])
+    ctx = RoutingContext(attention_mask=data["attention_mask"], question_mask=data["question_mask"])
     with use_routing_context(ctx), torch.no_grad():
         cached = model.generate(data["ids"], use_cache=True, **kwargs)
     assert len(ctx.decisions) == 2 * 7  # one decision per adapted linear, made at prefill
@@ -248,3 +249,79 @@ def test_generate_reuses_prefill_decisions_in_every_decode_step():
     with use_routing_context(replay), torch.no_grad():
         recomputed = model.generate(data["ids"], use_cache=False, **kwargs)
     assert torch.equal(cached, recomputed)
+
+
+def _decisions_for_answers(pool: str) -> list[dict]:
+    """Routing of two samples with one prompt and different teacher-forced answers, in training."""
+    model = tiny_causal_lm("llama").train()
+    rule = dict(preset="mixlora", experts=dict(num_factors=6, rank=2), router=dict(pool=pool))
+    inject_adapters(model, rule)
+    randomise_lora_b(model, std=0.5)
+    gen = torch.Generator().manual_seed(3)
+    prompt = torch.randint(0, 64, (1, 6), generator=gen)
+    question = torch.zeros(1, 10, dtype=torch.bool)
+    question[:, 1:6] = True  # the instruction; the last 4 tokens are the answer
+    out = []
+    for answer_seed in (1, 2):
+        answer = torch.randint(0, 64, (1, 4), generator=torch.Generator().manual_seed(answer_seed))
+        ids = torch.cat([prompt, answer], dim=1)
+        ctx = RoutingContext(attention_mask=torch.ones(1, 10), question_mask=question)
+        with use_routing_context(ctx):
+            model(input_ids=ids, labels=ids).loss.backward()
+        out.append(ctx.decisions)
+    return out
+
+
+def test_same_prompt_different_answers_route_alike_by_default():
+    first, second = _decisions_for_answers("question")
+    assert first.keys() == second.keys() and len(first) == 2 * 7
+    for layer in first:
+        a, b = first[layer], second[layer]
+        assert torch.equal(a.indices, b.indices), layer
+        torch.testing.assert_close(a.probs, b.probs)
+        torch.testing.assert_close(a.factors.b_ifs_probs, b.factors.b_ifs_probs)
+
+
+def test_literal_sequence_average_routes_training_samples_on_their_answers():
+    first, second = _decisions_for_answers("sequence")
+    differ = [k for k in first if not torch.allclose(first[k].probs, second[k].probs)]
+    assert len(differ) == len(first)  # every layer's Avg(h) saw the teacher-forced answer
+
+
+def test_question_pooling_needs_the_question_mask():
+    router, pool = make(pool="question")
+    with pytest.raises(MissingRoutingSignalError, match="question_mask"):
+        route(
+            router, pool, torch.randn(2, 4, D_IN), RoutingContext(attention_mask=torch.ones(2, 4))
+        )
+
+
+def test_official_initialisation_and_contraction():
+    d, e, r = 64, 8, 4
+    router = build_router(
+        {"type": "ConditionalFactorRouter", "rank": r}, in_features=d, num_experts=e
+    )
+    # selector.py l. 209: nn.Linear(r * d_in, E) → bound 1/√(r·d_in); the IFS routers as nn.Linear.
+    bound = 1 / math.sqrt(r * d)
+    assert router.cfs_weight.abs().max() <= bound and router.cfs_weight.abs().max() > 0.9 * bound
+    assert router.ifs_a.weight.abs().max() <= 1 / math.sqrt(d)
+    assert router.ifs_a.weight.abs().max() > 0.9 / math.sqrt(d)
+    fan_in = build_router(
+        {"type": "ConditionalFactorRouter", "rank": r, "cfs_init": "fan_in"},
+        in_features=d,
+        num_experts=e,
+    )
+    assert fan_in.cfs_weight.abs().max() > 1.5 * bound
+    official = build_router(
+        {"type": "ConditionalFactorRouter", "rank": r, "cfs_contraction": "official"},
+        in_features=d,
+        num_experts=e,
+    )
+    a = torch.randn(3, r, d)
+    # einsum('brd,rfe->bre'): A's factor and W_AB[i] are summed separately.
+    logits = a.sum(-1)[:, :, None] * official.cfs_weight.sum(1)[None]
+    want = logits.softmax(-1).sum(1).softmax(-1)
+    torch.testing.assert_close(official.cfs_probs(a), want)
+    with torch.no_grad():
+        router.cfs_weight.copy_(official.cfs_weight)
+    assert not torch.allclose(router.cfs_probs(a), want)  # eq. 7 reads A[i] · W_AB[i]

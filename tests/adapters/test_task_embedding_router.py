@@ -82,7 +82,7 @@ def test_decision_is_eq_6_on_the_task_embedding():
     assert torch.equal(decision.indices, top.indices)
     torch.testing.assert_close(decision.weights, top.values / top.values.sum(-1, keepdim=True))
     torch.testing.assert_close(decision.probs, probs)
-    assert decision.level == "instance" and "b_indices" not in decision.extras
+    assert decision.level == "instance" and decision.factors is None
 
 
 def test_missing_signals_name_the_signal():
@@ -160,7 +160,7 @@ def test_factor_pool_pairs_factors_or_takes_a_separate_b_choice():
             {"type": "LoRAFactorPool", "num_factors": E, "rank": 3}, top_k=3, separate_b=separate_b
         )
         decision = layer.router(x, ctx)
-        idx_b = decision.extras["b_indices"] if separate_b else decision.indices
+        idx_b = decision.factors.b_indices if separate_b else decision.indices
         pool = layer.experts
         want = torch.stack(
             [
@@ -170,7 +170,7 @@ def test_factor_pool_pairs_factors_or_takes_a_separate_b_choice():
             ]
         )
         torch.testing.assert_close(pool(x, decision), want, atol=1e-5, rtol=1e-5)
-    assert separate_b and not torch.equal(decision.extras["b_indices"], decision.indices)
+    assert separate_b and not torch.equal(decision.factors.b_indices, decision.indices)
 
 
 def test_separate_b_needs_a_factor_pool():
@@ -195,3 +195,27 @@ def test_hashing_text_encoder_is_deterministic_and_meaningful():
         encoder(OKVQA)
     with pytest.raises(ValueError, match="ngram_range"):
         TEXT_ENCODERS.build({"type": "HashingTextEncoder", "ngram_range": (2, 1)})
+
+
+def test_a_missing_definition_names_the_dataset_unless_a_fallback_is_configured():
+    from octavius.plugins.routers.task_embedding import MissingTaskDefinitionError
+
+    x = torch.randn(3, 2, D)
+    ctx = RoutingContext(
+        task_definitions=[OKVQA, None, "  "],
+        datasets=["okvqa_train.json", "vision_flan_191.json", "vision_flan_191.json"],
+        text_encoder=CountingEncoder(),
+    )
+    with pytest.raises(MissingTaskDefinitionError, match=r"\[1, 2\].*vision_flan_191\.json"):
+        make_router()(x, ctx)
+    with pytest.raises(MissingTaskDefinitionError, match="fallback_definition"):
+        make_router()(x, ctx)
+    encoder = CountingEncoder()
+    router = make_router(top_k=2, fallback_definition=COUNT)
+    decision = router(
+        x, RoutingContext(task_definitions=[OKVQA, None, COUNT], text_encoder=encoder)
+    )
+    assert encoder.calls == [[OKVQA, COUNT]]  # the fallback routes exactly like its text
+    assert torch.equal(decision.indices[1], decision.indices[2])
+    with pytest.raises(ValueError, match="fallback_definition must be a non-empty text"):
+        make_router(fallback_definition="")

@@ -23,6 +23,7 @@ ATTENTION_LORA = dict(
 
 
 def test_interference_matches_hand_computed_example():
+    # The plug-in estimator (the task's own direction over all its batches):
     # ū_a = mean([.6, .8], [1, 0]) = [.8, .4]; ū_b = [0, 1]; ū_c = [-.6, -.8].
     # Row a, batch [3, 4]: Δ_a = 4, Δ_b = 4, Δ_c = -5; batch [1, 0]: Δ_a = .8, Δ_b = 0, Δ_c = -.6
     #   → I_ab = (4/4 + 0/.8) / 2 = .5, I_ac = (-5/4 - .6/.8) / 2 = -1.
@@ -36,9 +37,48 @@ def test_interference_matches_hand_computed_example():
     expected = torch.tensor(
         [[1.0, 0.5, -1.0], [0.4, 1.0, -0.8], [-0.8, -0.8, 1.0]], dtype=torch.float64
     )
-    torch.testing.assert_close(interference_matrix(grads), expected)
-    reordered = interference_matrix(grads, tasks=["c", "a"])
+    torch.testing.assert_close(interference_matrix(grads, estimator="plug_in"), expected)
+    reordered = interference_matrix(grads, tasks=["c", "a"], estimator="plug_in")
     torch.testing.assert_close(reordered, expected[[2, 0]][:, [2, 0]])
+
+
+def test_leave_one_out_matches_hand_computed_example():
+    # Row a: batch [3, 4] is compared with its own direction from the other batch, [1, 0]
+    # → Δ_a = 3; batch [1, 0] with [.6, .8] → Δ_a = .6. ū_b = [0, 1], ū_c = [-.6, -.8].
+    #   I_ab = (4/3 + 0/.6) / 2 = 2/3, I_ac = (-5/3 - .6/.6) / 2 = -4/3.
+    # Rows b and c have one batch each: no held-out direction, NaN off the diagonal (I_ii = 1).
+    grads = {
+        "a": torch.tensor([[3.0, 4.0], [1.0, 0.0]]),
+        "b": torch.tensor([[0.0, 2.0]]),
+        "c": torch.tensor([[-3.0, -4.0]]),
+    }
+    with pytest.warns(UserWarning, match="fewer than two batches"):
+        scores = interference_matrix(grads)
+    torch.testing.assert_close(scores[0], torch.tensor([1.0, 2 / 3, -4 / 3], dtype=torch.float64))
+    torch.testing.assert_close(scores.diagonal(), torch.ones(3, dtype=torch.float64))
+    assert scores[1, [0, 2]].isnan().all() and scores[2, :2].isnan().all()
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        interference_matrix(grads, estimator="split")
+
+
+def _noisy_task_gradients(sign: float, batches: int, gen: torch.Generator) -> torch.Tensor:
+    """Batch gradients of one task: a shared direction plus per-batch noise 3.5x its norm."""
+    direction = torch.ones(2000) / 2000**0.5
+    return sign * direction + 0.078 * torch.randn(batches, 2000, generator=gen)
+
+
+def test_two_halves_of_one_task_score_one_and_opposite_tasks_minus_one():
+    gen = torch.Generator().manual_seed(0)
+    task = _noisy_task_gradients(1.0, 16, gen)
+    grads = {"half1": task[:8], "half2": task[8:], "opposite": _noisy_task_gradients(-1, 8, gen)}
+    scores = interference_matrix(grads)
+    torch.testing.assert_close(scores.diagonal(), torch.ones(3, dtype=torch.float64))
+    assert abs(scores[0, 1] - 1) < 0.15 and abs(scores[1, 0] - 1) < 0.15
+    for i, j in ((0, 2), (1, 2), (2, 0), (2, 1)):
+        assert abs(scores[i, j] + 1) < 0.15, (i, j, scores)
+    # The plug-in direction includes the very batch it is compared with: pulled toward 0.
+    plug_in = interference_matrix(grads, estimator="plug_in")
+    assert 0.3 < plug_in[0, 1] < 0.6 and -0.6 < plug_in[0, 2] < -0.3
 
 
 def test_interference_is_independent_of_gradient_scale_of_the_other_task():
@@ -52,7 +92,9 @@ def test_interference_is_independent_of_gradient_scale_of_the_other_task():
 
 def test_interference_zero_gradients_and_bad_input():
     with pytest.warns(UserWarning, match="every gradient of task 'b' is zero"):
-        scores = interference_matrix({"a": torch.tensor([[1.0, 0.0]]), "b": torch.zeros(2, 2)})
+        scores = interference_matrix(
+            {"a": torch.tensor([[1.0, 0.0]]), "b": torch.zeros(2, 2)}, estimator="plug_in"
+        )
     assert scores[0, 0] == 1.0 and math.isnan(scores[0, 1]) and scores[1].isnan().all()
     with pytest.raises(ValueError, match="same parameters"):
         interference_matrix({"a": torch.ones(1, 2), "b": torch.ones(1, 3)})

@@ -113,9 +113,8 @@ def test_routing_and_interference_reports(cfg, tmp_path):
     assert data["tasks"] == ["vqa", "classification"]
     (only,) = data["maps"]  # one global instance router for every q/k/v/o
     assert len(only["same_as"]) == 7 and only["quantity"] == "routing weight"
-    assert (
-        only["tasks"]["vqa"]["samples"] == 3 and abs(sum(only["tasks"]["vqa"]["mean"]) - 1) < 1e-6
-    )
+    mean = only["tasks"]["vqa"]["mean"]  # each share is written rounded to 6 decimals
+    assert only["tasks"]["vqa"]["samples"] == 3 and abs(sum(mean) - 1) <= len(mean) * 5e-7 + 1e-12
     assert report.files["png"].stat().st_size > 0 and report.files["tsne"].stat().st_size > 0
 
     train = build_split_dataset(cfg, "train", with_responses=True)
