@@ -12,7 +12,6 @@ in the release.
 
 from __future__ import annotations
 
-import re
 import xml.dom.minidom
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from octavius.data.errors import DataError
+from octavius.evaluation.box_parsing import parse_boxes
 from octavius.registry import TRANSFORMS
 
 __all__ = ["DETECTION_ANSWER_TEMPLATES", "RetemplateDetectionAnswer", "parse_detection_answer"]
@@ -53,11 +53,6 @@ DETECTION_ANSWER_TEMPLATES: tuple[str, ...] = (
     "rest of the objects.",
 )
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_BOX = re.compile(
-    rf"([A-Za-z][\w \-]*?)\s*[:,]?\s*(?:at\s+)?[\[\(]\s*({_NUM}(?:\s*,\s*{_NUM}){{3}})\s*[\]\)]"
-)
-
 
 def _clip(value: float) -> float:
     return min(max(value, 0.0), 1.0)
@@ -88,9 +83,11 @@ def parse_detection_answer(text: str) -> list[tuple[str, list[float]]] | None:
             ] or None
         except (IndexError, AttributeError, ValueError):
             return None
+    # The metrics' parser: the words before each box, fillers removed, are its class.
     found = [
-        (name.strip(), [float(x) for x in re.findall(_NUM, numbers)])
-        for name, numbers in _BOX.findall(text)
+        (box.label or "object", list(box.coords))
+        for box in parse_boxes(text)
+        if len(box.coords) == 4
     ]
     return found or None
 
