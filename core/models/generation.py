@@ -28,13 +28,14 @@ class GenerationConfig:
     """Decoding settings.
 
     Attributes:
-        max_new_tokens: most tokens generated per sample (of a task without its own limit).
+        max_new_tokens: most tokens generated per sample.
         use_cache: decode with the key/value cache.
         eos_token_id: ends a sample's answer (included in the output, then padding).
         pad_token_id: fills finished samples' slots.
-        task_max_new_tokens: task type → its own limit (e.g. long detection answers, short
-            classification ones). A batch decodes up to its longest limit and each answer is cut
-            at its own: greedy decoding of a left-padded batch equals decoding each sample alone.
+        task_max_new_tokens: task type → a lower limit for its answers (e.g. a few tokens for
+            classification under a limit sized for detection). A batch decodes up to its longest
+            limit and each answer is cut at its own: greedy decoding of a left-padded batch
+            equals decoding each sample alone.
         stop_strings: an answer ends at the first of these (its text is cut there), as the
             Octavius release cuts its answers at the ``###`` separator.
     """
@@ -61,8 +62,10 @@ class GenerationConfig:
         self.stop_strings = tuple(str(s) for s in self.stop_strings if s)
 
     def limit_for(self, task: str) -> int:
-        """The most new tokens of an answer of ``task``."""
-        return (self.task_max_new_tokens or {}).get(task, self.max_new_tokens)
+        """The most new tokens of an answer of ``task`` (never above ``max_new_tokens``)."""
+        return min(
+            (self.task_max_new_tokens or {}).get(task, self.max_new_tokens), self.max_new_tokens
+        )
 
 
 @torch.no_grad()
