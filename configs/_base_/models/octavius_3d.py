@@ -18,5 +18,8 @@ model = dict(
     encoders=dict(point_cloud=_object_as_scene),
     projector="LinearProjector",  # f^proj' of eq. 7
     adapters=adapters,
+    # As the release (max_tgt_len: 400 for every task, ChEF octavius_*.yaml); answers end at its
+    # "###" separator (LAMMTemplate).
+    generation=dict(max_new_tokens=400, stop_strings=["###"]),
 )
 model["adapters"]["experts"]["num_experts"] = 3  # the 3D setting of the release
