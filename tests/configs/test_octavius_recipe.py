@@ -12,6 +12,7 @@ import copy
 import warnings
 
 import pytest
+import torch
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch import nn
@@ -103,3 +104,17 @@ def test_llava_mix_two_epochs():
     cfg = _load(CONFIG_ROOT / "llava_mole" / "llava_mix_mix111_2ep.py")
     assert cfg.train_cfg.max_epochs == 2 and cfg.param_scheduler[1].end == 2
     assert cfg.train_dataloader.dataset.frequencies == [1, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["octavius_3d.py", "octavius_2d3d.py"])
+def test_scene_projector_is_linear_then_layernorm(name):
+    """llama_proj_3d = Sequential(Linear(768, 5120), LayerNorm(5120))."""
+    from octavius.models.projectors import build_projector
+
+    cfg = _load(CONFIG_ROOT / name)
+    spec = cfg.model.projector
+    spec = spec.get("point_cloud", spec)
+    projector = build_projector(spec, in_features=8, out_features=6)
+    out = projector(torch.randn(2, 3, 8) * 5 + 3)
+    torch.testing.assert_close(out.mean(-1), torch.zeros(2, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.var(-1, unbiased=False), torch.ones(2, 3), atol=1e-3, rtol=0)
