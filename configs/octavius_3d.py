@@ -28,3 +28,9 @@ model.encoders.point_cloud.roi_source.root = roi_root
 for _dataset in (train_dataloader.dataset, *test_dataloader.dataset.datasets):
     _dataset.update(tokenizer=llm_path, data_root=data_root)
 del _dataset
+
+# The release trains the 3D model for 3 epochs (octavius_3d_e3_bs64.yaml), 2D and 2D + 3D for 2.
+max_epochs = 3
+param_scheduler[0].end = warmup_ratio * max_epochs
+param_scheduler[1].update(begin=warmup_ratio * max_epochs, end=max_epochs)
+train_cfg.max_epochs = max_epochs

@@ -63,4 +63,6 @@ config_variables = [
     "max_epochs",
     "max_iters",
     "accumulative_counts",
+    "warmup_ratio",
+    "specialist_task",
 ]

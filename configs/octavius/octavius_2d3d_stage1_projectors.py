@@ -15,5 +15,6 @@ model.adapters = None
 base_lr = 2e-3
 max_epochs = 1
 optim_wrapper.optimizer.lr = base_lr
-param_scheduler[1].end = max_epochs
+param_scheduler[0].end = warmup_ratio * max_epochs
+param_scheduler[1].update(begin=warmup_ratio * max_epochs, end=max_epochs)
 train_cfg.max_epochs = max_epochs

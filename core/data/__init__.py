@@ -11,10 +11,17 @@ from octavius.data.data_preprocessor import InstructionDataPreprocessor, pad_seq
 from octavius.data.encode_conversation import EncodeConversation
 from octavius.data.errors import DataError, SkipLog
 from octavius.data.instruction_dataset import InstructionDataset
+from octavius.data.lamm_system_messages import LAMM_SYSTEM_MESSAGES
+from octavius.data.lamm_template import LAMMTemplate
 from octavius.data.load_images import LoadInstructionImages
 from octavius.data.load_point_cloud import LoadPointCloud
 from octavius.data.mixture_dataset import MixtureDataset
 from octavius.data.plain_template import Plain
+from octavius.data.retemplate_detection_answer import (
+    DETECTION_ANSWER_TEMPLATES,
+    RetemplateDetectionAnswer,
+    parse_detection_answer,
+)
 from octavius.data.tasks import (
     DEFAULT_TASKS,
     SYSTEM_PROMPTS,
@@ -28,7 +35,9 @@ from octavius.data.vicuna_v1 import VicunaV1
 
 __all__ = [
     "DEFAULT_TASKS",
+    "DETECTION_ANSWER_TEMPLATES",
     "IGNORE_INDEX",
+    "LAMM_SYSTEM_MESSAGES",
     "PLACEHOLDERS",
     "SYSTEM_PROMPTS",
     "TASK_DEFINITIONS",
@@ -38,11 +47,13 @@ __all__ = [
     "EncodedConversation",
     "InstructionDataPreprocessor",
     "InstructionDataset",
+    "LAMMTemplate",
     "LoadInstructionImages",
     "LoadPointCloud",
     "MixtureDataset",
     "Plain",
     "RecordParser",
+    "RetemplateDetectionAnswer",
     "SkipLog",
     "Turn",
     "VicunaV1",
@@ -52,6 +63,7 @@ __all__ = [
     "load_tokenizer",
     "normalize_task",
     "pad_sequences",
+    "parse_detection_answer",
     "placeholder_ids",
     "task_id_map",
 ]

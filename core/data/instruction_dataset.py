@@ -16,7 +16,7 @@ from octavius.data.load_images import LoadInstructionImages
 from octavius.data.load_point_cloud import LoadPointCloud
 from octavius.data.tasks import task_id_map
 from octavius.data.templates import BaseTemplate
-from octavius.registry import DATASETS
+from octavius.registry import DATASETS, TRANSFORMS
 
 __all__ = ["InstructionDataset"]
 
@@ -64,7 +64,11 @@ class InstructionDataset(BaseDataset):
         on_error: ``"raise"`` or ``"skip"`` (count, drop, report).
         validate: check every sample at load time (files, shapes, length).
         name: dataset name recorded in each data sample (default: the file stem).
-        pipeline: transforms replacing the default load-images → load-points → encode pipeline.
+        text_transforms: transforms (``TRANSFORMS`` configs) run on the record's turns right
+            before encoding, at every read: e.g. ``RetemplateDetectionAnswer``, which words a
+            detection answer anew each epoch as the Octavius release does.
+        pipeline: transforms replacing the default load-images → load-points → text transforms →
+            encode pipeline.
         test_mode: encode generation prompts (the last response becomes the reference).
         lazy_init, serialize_data, max_refetch, indices: as in mmengine's ``BaseDataset``.
     """
@@ -89,6 +93,7 @@ class InstructionDataset(BaseDataset):
         on_error: str = "raise",
         validate: bool = True,
         name: str | None = None,
+        text_transforms: Sequence[Mapping[str, Any] | Any] | None = None,
         pipeline: Sequence[Mapping[str, Any] | Any] | None = None,
         test_mode: bool = False,
         lazy_init: bool = False,
@@ -121,10 +126,20 @@ class InstructionDataset(BaseDataset):
             check_files=validate,
             require_response=not test_mode,
         )
+        if pipeline is not None and text_transforms:
+            raise ValueError(
+                "InstructionDataset: give text_transforms or a whole pipeline, not both (put the"
+                " text transforms into the pipeline before the encoder)."
+            )
         if pipeline is None:
+            texts = [
+                TRANSFORMS.build(dict(t)) if isinstance(t, Mapping) else t
+                for t in text_transforms or ()
+            ]
             pipeline = [
                 LoadInstructionImages(image_processor),
                 LoadPointCloud(color_range),
+                *texts,
                 self.encoder,
             ]
         super().__init__(

@@ -16,12 +16,16 @@ from mmengine.dist import collect_results, get_world_size, is_main_process
 from mmengine.hooks import Hook
 
 from octavius.evaluation.metric_tables import sample_to_dict, write_predictions_jsonl
+from octavius.evaluation.truncation import TruncationCounts, count_truncated
 from octavius.registry import HOOKS
 
 
 @HOOKS.register_module()
 class PredictionWriterHook(Hook):
     """Collect the test step's data samples and write them to a JSONL file.
+
+    It also counts the answers cut by the generation limit (:attr:`truncation`), which the test
+    summary reports.
 
     Args:
         out_file: The file to write; relative paths are under the runner's ``work_dir``.
@@ -38,6 +42,7 @@ class PredictionWriterHook(Hook):
         self.on_val = on_val
         self._samples: list[dict[str, Any]] = []
         self.written: Path | None = None
+        self.truncation: TruncationCounts | None = None
 
     def _path(self, runner: Any, name: str | None = None) -> Path:
         path = Path(self.out_file)
@@ -57,6 +62,7 @@ class PredictionWriterHook(Hook):
             # back in dataset order and drops the padding of the last round.
             samples = collect_results(samples, len(loader.dataset), device="cpu") or []
         if is_main_process():
+            self.truncation = count_truncated(samples)
             self.written = write_predictions_jsonl(samples, path)
             runner.logger.info(f"Wrote {len(samples)} predictions to {self.written}")
 

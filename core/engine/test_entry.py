@@ -73,7 +73,11 @@ def apply_test_options(
 
 
 def report_test_results(runner: Any, metrics: dict[str, float]) -> Path | None:
-    """Print the metric tables and write ``work_dir/metrics.json`` (main process only).
+    """Print the metric tables, the count of truncated answers, and write ``work_dir/metrics.json``
+    (main process only).
+
+    Truncated answers (``max_new_tokens`` reached without EOS) are counted by the runner's
+    ``PredictionWriterHook``; they lower detection recall and caption scores silently.
 
     Returns:
         The ``metrics.json`` path on the main process, else ``None``.
@@ -84,6 +88,11 @@ def report_test_results(runner: Any, metrics: dict[str, float]) -> Path | None:
         return None
     path = write_metrics_json(metrics, runner.work_dir)
     print_metric_tables(metrics)
+    for hook in getattr(runner, "hooks", ()):
+        if getattr(hook, "truncation", None) is not None:
+            line = hook.truncation.summary()
+            print(line)
+            runner.logger.info(line)
     runner.logger.info(f"Wrote {len(metrics)} metrics to {path}")
     return path
 

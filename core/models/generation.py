@@ -32,16 +32,40 @@ class GenerationConfig:
         use_cache: decode with the key/value cache.
         eos_token_id: ends a sample's answer (included in the output, then padding).
         pad_token_id: fills finished samples' slots.
+        task_max_new_tokens: task type → a lower limit for its answers (e.g. a few tokens for
+            classification under a limit sized for detection). A batch decodes up to its longest
+            limit and each answer is cut at its own: greedy decoding of a left-padded batch
+            equals decoding each sample alone.
+        stop_strings: an answer ends at the first of these (its text is cut there), as the
+            Octavius release cuts its answers at the ``###`` separator.
     """
 
     max_new_tokens: int = 64
     use_cache: bool = True
     eos_token_id: int | None = None
     pad_token_id: int = 0
+    task_max_new_tokens: dict[str, int] | None = None
+    stop_strings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be ≥ 1, got {self.max_new_tokens}.")
+        limits = dict(self.task_max_new_tokens or {})
+        bad = {k: v for k, v in limits.items() if not isinstance(v, int) or v < 1}
+        if bad:
+            raise ValueError(f"task_max_new_tokens values must be integers ≥ 1, got {bad}.")
+        self.task_max_new_tokens = limits or None
+        if isinstance(self.stop_strings, str):
+            raise TypeError(
+                f"stop_strings must be a list of strings, e.g. [{self.stop_strings!r}]."
+            )
+        self.stop_strings = tuple(str(s) for s in self.stop_strings if s)
+
+    def limit_for(self, task: str) -> int:
+        """The most new tokens of an answer of ``task`` (never above ``max_new_tokens``)."""
+        return min(
+            (self.task_max_new_tokens or {}).get(task, self.max_new_tokens), self.max_new_tokens
+        )
 
 
 @torch.no_grad()

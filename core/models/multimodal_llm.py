@@ -9,8 +9,13 @@ frozen, with LoRA experts injected (eq. 3) — is trained on the response tokens
 from __future__ import annotations
 
 import os
+<<<<<<< HEAD
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+=======
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+>>>>>>> recipes
 from typing import Any
 
 import torch
@@ -37,10 +42,12 @@ _MODES = ("loss", "predict", "tensor")
 
 @dataclass
 class GenerationResult:
-    """Output of :meth:`MultimodalLLM.generate`: per sample, the text and the generated ids."""
+    """Output of :meth:`MultimodalLLM.generate`: per sample, the text, the generated ids and
+    whether the answer was cut by its token limit (no EOS and no stop string before it)."""
 
     texts: list[str]
     token_ids: list[list[int]]
+    truncated: list[bool] = field(default_factory=list)
 
 
 @MODELS.register_module()
@@ -383,24 +390,40 @@ class MultimodalLLM(BaseModel):
             )
         config = GenerationConfig(**{**self.generation_config.__dict__, **overrides})
         batch = self.prepare_inputs(inputs, data_samples, padding_side="left")
+        tasks = [str(s.get("task_type", "")) for s in data_samples or []]
+        limits = [config.limit_for(t) for t in tasks] or [config.max_new_tokens] * len(
+            batch.inputs_embeds
+        )
+        config.max_new_tokens = max(limits)
         # One context for the whole call: its decision cache keeps instance routing fixed.
         with use_routing_context(self.routing_context(batch, inputs, data_samples)):
             ids = greedy_generate(self.llm, batch.inputs_embeds, batch.attention_mask, config)
-        token_ids = []
-        for row in ids.tolist():
-            if config.eos_token_id is not None and config.eos_token_id in row:
+        token_ids, texts, truncated = [], [], []
+        for row, limit in zip(ids.tolist(), limits):
+            row = row[:limit]
+            ended = config.eos_token_id is not None and config.eos_token_id in row
+            if ended:
                 row = row[: row.index(config.eos_token_id)]
+            text = self.tokenizer.decode(row, skip_special_tokens=True)
+            for stop in config.stop_strings:
+                if stop in text:
+                    text, ended = text[: text.index(stop)], True
             token_ids.append(row)
-        texts = [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in token_ids]
-        return GenerationResult(texts=texts, token_ids=token_ids)
+            texts.append(text.strip())
+            truncated.append(not ended)
+        return GenerationResult(texts=texts, token_ids=token_ids, truncated=truncated)
 
     def predict(
         self, inputs: Mapping[str, Any], data_samples: Sequence[Mapping[str, Any]] | None = None
     ) -> list[dict[str, Any]]:
-        """Generate and return the data samples with ``pred_text`` (and ``pred_token_ids``)."""
+        """Generate and return the data samples with ``pred_text``, ``pred_token_ids`` and
+        ``pred_truncated`` (the answer hit its ``max_new_tokens`` without ending)."""
         result = self.generate(inputs, data_samples)
         samples = [dict(s) for s in data_samples] if data_samples else [{} for _ in result.texts]
-        for sample, text, ids in zip(samples, result.texts, result.token_ids):
+        for sample, text, ids, cut in zip(
+            samples, result.texts, result.token_ids, result.truncated
+        ):
             sample["pred_text"] = text
             sample["pred_token_ids"] = ids
+            sample["pred_truncated"] = cut
         return samples

@@ -42,11 +42,24 @@ class BaseProjector(nn.Module):
 
 @PROJECTORS.register_module()
 class LinearProjector(BaseProjector):
-    """A single linear layer, ``z = W h + b`` (Octavius eq. 4, ``f^proj``)."""
+    """A single linear layer, ``z = W h + b`` (Octavius eq. 4, ``f^proj``).
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    With ``norm=True`` a LayerNorm follows, ``z = LN(W h + b)``: the Octavius release's 3D
+    projector (``llama_proj_3d = Sequential(Linear(768, 5120), LayerNorm(5120))``).
+
+    Args:
+        in_features: encoder token width.
+        out_features: LLM width.
+        bias: bias of the linear layer.
+        norm: a LayerNorm over the output.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, norm: bool = False
+    ) -> None:
         super().__init__(in_features, out_features)
         self.proj = nn.Linear(in_features, out_features, bias=bias)
+        self.norm = nn.LayerNorm(out_features) if norm else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         """Project tokens.
@@ -59,7 +72,7 @@ class LinearProjector(BaseProjector):
         Returns:
             ``(b, t, d)``.
         """
-        return self.proj(x)
+        return self.norm(self.proj(x))
 
 
 @PROJECTORS.register_module()

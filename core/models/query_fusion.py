@@ -6,7 +6,12 @@ import torch
 from timm.layers import Mlp
 from torch import Tensor, nn
 
-__all__ = ["QueryCrossAttentionLayer", "QueryFusion"]
+from octavius.models.query_cross_self_layer import QueryCrossSelfLayer
+
+__all__ = ["FUSION_BLOCKS", "QueryCrossAttentionLayer", "QueryFusion"]
+
+#: The fusion blocks :class:`QueryFusion` can stack.
+FUSION_BLOCKS = ("cross", "cross_self")
 
 
 class QueryCrossAttentionLayer(nn.Module):
@@ -53,16 +58,23 @@ class QueryCrossAttentionLayer(nn.Module):
 class QueryFusion(nn.Module):
     """``num_queries`` learnable queries ``e_q`` read a set of features through stacked layers.
 
-    Octavius eq. 6: ``h_q = MHCA(q = e_q, kv = {h + f_PE(r)})``, here as ``num_layers`` stacked
-    :class:`QueryCrossAttentionLayer` (two in the paper) and a final LayerNorm.
+    Octavius eq. 6: ``h_q = MHCA(q = e_q, kv = {h + f_PE(r)})``, with one of two blocks:
+
+    - ``"cross_self"`` — the official release (``Resampler3D``): per layer, post-norm
+      cross-attention then self-attention among the queries
+      (:class:`~octavius.models.query_cross_self_layer.QueryCrossSelfLayer`), no FFN, queries
+      initialised from ``N(0, 1)`` as ``nn.Embedding``; one layer in the release;
+    - ``"cross"`` — pre-norm cross-attention and FFN, no self-attention
+      (:class:`QueryCrossAttentionLayer`), queries from ``N(0, 0.02²)``, a final LayerNorm.
 
     Args:
         dim: width of queries and features.
         num_queries: number of learnable queries (output tokens).
-        num_layers: stacked cross-attention layers.
+        num_layers: stacked layers.
         num_heads: attention heads.
-        mlp_ratio: FFN hidden width over ``dim``.
+        mlp_ratio: FFN hidden width over ``dim`` (``"cross"`` only).
         dropout: dropout in attention and FFN.
+        block: ``"cross"`` or ``"cross_self"``.
     """
 
     def __init__(
@@ -73,14 +85,26 @@ class QueryFusion(nn.Module):
         num_heads: int = 8,
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
+        block: str = "cross",
     ) -> None:
         super().__init__()
+        if block not in FUSION_BLOCKS:
+            raise ValueError(f"QueryFusion: block must be one of {FUSION_BLOCKS}, got {block!r}.")
+        self.block = block
         self.queries = nn.Parameter(torch.empty(1, num_queries, dim))
-        nn.init.trunc_normal_(self.queries, std=0.02)
-        self.layers = nn.ModuleList(
-            QueryCrossAttentionLayer(dim, num_heads, mlp_ratio, dropout) for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(dim)
+        if block == "cross_self":
+            nn.init.normal_(self.queries)
+            self.layers = nn.ModuleList(
+                QueryCrossSelfLayer(dim, num_heads, dropout) for _ in range(num_layers)
+            )
+            self.norm = nn.Identity()  # every block already ends with a LayerNorm
+        else:
+            nn.init.trunc_normal_(self.queries, std=0.02)
+            self.layers = nn.ModuleList(
+                QueryCrossAttentionLayer(dim, num_heads, mlp_ratio, dropout)
+                for _ in range(num_layers)
+            )
+            self.norm = nn.LayerNorm(dim)
 
     def forward(self, kv: Tensor, padding: Tensor) -> Tensor:
         """``kv (b, m, d)`` with ``padding (b, m)`` (True = padded) → ``(b, q, d)``; every row needs one valid key."""

@@ -18,10 +18,14 @@ from octavius.models.point_ops import (
     sample_indices,
     scene_box,
 )
-from octavius.models.query_fusion import QueryFusion
+from octavius.models.query_fusion import FUSION_BLOCKS, QueryFusion
 from octavius.registry import ENCODERS
 
-__all__ = ["ObjectAsSceneEncoder"]
+__all__ = ["BOX_ENCODINGS", "ObjectAsSceneEncoder"]
+
+#: What the box positional embedding ``f_PE`` reads.
+BOX_ENCODINGS = ("center_size", "corners")
+_PE_ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
 @ENCODERS.register_module()
@@ -39,9 +43,15 @@ class ObjectAsSceneEncoder(BaseEncoder):
     frozen ``point_encoder`` into ``h^pcl``. In eval mode the sampling is seeded from ``seed`` and
     the scene id, so it is reproducible and independent of the batch.
 
-    Step 3, eq. 6: ``num_queries`` learnable queries ``e_q`` attend through ``num_layers`` (2 in
-    the paper) pre-norm cross-attention layers to ``h^pcl + f_PE(r)``, ``f_PE`` an MLP on the six
-    box numbers. Scenes with different RoI counts are batched with key-padding masks.
+    Step 3, eq. 6: ``num_queries`` learnable queries ``e_q`` attend through ``num_layers`` fusion
+    layers to ``h^pcl + f_PE(r)``, ``f_PE`` an MLP on six box numbers. Scenes with different RoI
+    counts are batched with key-padding masks. The official release (OpenGVLab/LAMM,
+    ``src/model/Octavius``; the paper configs follow it) uses 16 queries, one layer of
+    cross-attention followed by self-attention among the queries (``fusion_block='cross_self'``,
+    dropout 0.1), ``f_PE = Linear(6, 256) → ReLU → Linear(256, d)`` on the boxes' min/max corners
+    (``box_encoding='corners'``). The defaults here are the other reading of the paper: 32 queries,
+    two pre-norm cross-attention layers with FFN and no self-attention, a GELU ``f_PE`` of width
+    ``d`` on centre and size.
 
     Eq. 7's trainable linear ``f^proj'`` is the model's projector for this modality, as for images
     (eq. 4); ``out_dim`` adds one inside the encoder instead.
@@ -54,10 +64,16 @@ class ObjectAsSceneEncoder(BaseEncoder):
         num_rois: most RoIs per scene.
         points_per_roi: points sampled per RoI (at least the point encoder's ``min_points``).
         num_queries: learnable queries, i.e. output tokens per scene.
-        num_layers: stacked cross-attention layers.
+        num_layers: stacked fusion layers.
         num_heads: attention heads (must divide ``d``).
-        mlp_ratio: FFN width over ``d`` in the fusion layers.
+        mlp_ratio: FFN width over ``d`` in the fusion layers (``fusion_block='cross'``).
         dropout: dropout in the fusion layers.
+        fusion_block: ``"cross"`` or ``"cross_self"`` (see
+            :class:`~octavius.models.query_fusion.QueryFusion`).
+        pe_hidden: hidden width of ``f_PE``; ``d`` when ``None``.
+        pe_activation: activation of ``f_PE``, ``"gelu"`` or ``"relu"``.
+        box_encoding: what ``f_PE`` reads: ``"center_size"`` ``[cx, cy, cz, dx, dy, dz]`` or
+            ``"corners"`` ``[x_min, y_min, z_min, x_max, y_max, z_max]``.
         out_dim: width of an output projection inside the encoder; None for none.
         normalize: centre and scale each RoI's points into the unit sphere (ULIP's preprocessing).
         roi_chunk: RoIs per point-encoder call, bounding memory.
@@ -77,6 +93,10 @@ class ObjectAsSceneEncoder(BaseEncoder):
         num_heads: int = 8,
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
+        fusion_block: str = "cross",
+        pe_hidden: int | None = None,
+        pe_activation: str = "gelu",
+        box_encoding: str = "center_size",
         out_dim: int | None = None,
         normalize: bool = True,
         roi_chunk: int = 32,
@@ -106,11 +126,39 @@ class ObjectAsSceneEncoder(BaseEncoder):
             )
         self.num_rois, self.points_per_roi = num_rois, points_per_roi
         self.normalize, self.roi_chunk, self.seed = normalize, roi_chunk, seed
-        self.box_embed = nn.Sequential(nn.Linear(6, dim), nn.GELU(), nn.Linear(dim, dim))  # f_PE
-        self.fusion = QueryFusion(dim, num_queries, num_layers, num_heads, mlp_ratio, dropout)
+        if pe_activation not in _PE_ACTIVATIONS:
+            raise ValueError(
+                f"ObjectAsSceneEncoder pe_activation must be one of {sorted(_PE_ACTIVATIONS)},"
+                f" got {pe_activation!r}."
+            )
+        if box_encoding not in BOX_ENCODINGS:
+            raise ValueError(
+                f"ObjectAsSceneEncoder box_encoding must be one of {BOX_ENCODINGS}, got"
+                f" {box_encoding!r}."
+            )
+        if fusion_block not in FUSION_BLOCKS:
+            raise ValueError(
+                f"ObjectAsSceneEncoder fusion_block must be one of {FUSION_BLOCKS}, got"
+                f" {fusion_block!r}."
+            )
+        hidden = pe_hidden or dim
+        self.box_encoding = box_encoding
+        self.box_embed = nn.Sequential(  # f_PE
+            nn.Linear(6, hidden), _PE_ACTIVATIONS[pe_activation](), nn.Linear(hidden, dim)
+        )
+        self.fusion = QueryFusion(
+            dim, num_queries, num_layers, num_heads, mlp_ratio, dropout, block=fusion_block
+        )
         self.proj = nn.Linear(dim, out_dim) if out_dim else None
         self.out_features = out_dim or dim
         self.num_tokens = num_queries
+
+    def encode_boxes(self, boxes: Tensor) -> Tensor:
+        """The six numbers ``f_PE`` reads for ``(..., 6)`` centre/size boxes (``box_encoding``)."""
+        if self.box_encoding == "center_size":
+            return boxes
+        center, size = boxes[..., :3], boxes[..., 3:]
+        return torch.cat([center - size / 2, center + size / 2], dim=-1)
 
     def scene_rois(self, item: Mapping[str, Any]) -> Tensor:
         """The candidate RoIs of one sample (step 1), before empty ones are skipped: ``(m, 6)``."""
@@ -216,7 +264,7 @@ class ObjectAsSceneEncoder(BaseEncoder):
             kv[i, : counts[i]] = feats
             boxes[i, : counts[i]] = scene_boxes.to(device)
             padding[i, : counts[i]] = False
-        fused = self.fusion(kv + self.box_embed(boxes), padding)  # eq. 6: (b, q, d)
+        fused = self.fusion(kv + self.box_embed(self.encode_boxes(boxes)), padding)  # eq. 6
         tokens = self.proj(fused) if self.proj is not None else fused
         return EncoderOutput(
             tokens=tokens, mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=device)

@@ -1,7 +1,8 @@
 """What each paper config states about itself, written out per config (not parsed from names).
 
 ``factors``: ``(E, r)`` of every MixLoRA factor pool; ``mlp_experts``: LLaVA-MoLE's experts per
-MLP; ``frequencies``: the sampling frequencies λ of the dataset mixture (LLaVA-MoLE Table 1).
+MLP; ``frequencies``: the sampling frequencies λ of the dataset mixture (LLaVA-MoLE Table 1);
+``lora_rank``: the rank of every LoRA, all at α = 2r (LLaVA-MoLE Table 3, MixLoRA's baselines).
 A config listed here is checked against its entry by ``test_configs.py``.
 """
 
@@ -31,4 +32,36 @@ STATED: dict[str, dict[str, Any]] = {
     "llava_mole_e3_mix111": {"mlp_experts": 3, "frequencies": [1.0, 1.0, 1.0]},
     "llava_mole_e3_mix121": {"mlp_experts": 3, "frequencies": [1.0, 2.0, 1.0]},
     "llava_mole_e5_mix110": {"mlp_experts": 5, "frequencies": [1.0, 1.0, 0.0]},
+    "llava_mole_e8_mix110": {"mlp_experts": 8, "frequencies": [1.0, 1.0, 0.0]},
+    "llava_mole_e16_mix110": {"mlp_experts": 16, "frequencies": [1.0, 1.0, 0.0]},
+    "llava_mole_e3_mix111_dense": {"mlp_experts": 3, "frequencies": [1.0, 1.0, 1.0]},
+    "llava_mole_e2_mix110_r128": {
+        "mlp_experts": 2,
+        "frequencies": [1.0, 1.0, 0.0],
+        "lora_rank": 128,
+    },
+    "llava_mix_mix101": {"frequencies": [1.0, 0.0, 1.0]},
+    "llava_mix_mix120": {"frequencies": [1.0, 2.0, 0.0]},
+    "llava_mix_mix121": {"frequencies": [1.0, 2.0, 1.0]},
+    "llava_mix_mix111_2ep": {"frequencies": [1.0, 1.0, 1.0]},
+    "llava_mix_mix100_r64": {"frequencies": [1.0, 0.0, 0.0], "lora_rank": 64},
+    "llava_mix_mix100_r96": {"frequencies": [1.0, 0.0, 0.0], "lora_rank": 96},
+    "llava_mix_mix100_r128": {"frequencies": [1.0, 0.0, 0.0], "lora_rank": 128},
+    "llava_mix_mix110_r64": {"frequencies": [1.0, 1.0, 0.0], "lora_rank": 64},
+    "llava_mix_mix110_r96": {"frequencies": [1.0, 1.0, 0.0], "lora_rank": 96},
+    "llava_mix_mix110_r128": {"frequencies": [1.0, 1.0, 0.0], "lora_rank": 128},
+    "mixlora_e16_r2_no_cfs": {"factors": (16, 2)},
+    "mixlora_e16_r4_seen_tasks": {"factors": (16, 4)},
+    "mixlora_e16_r8_no_cfs": {"factors": (16, 8)},
+    "mixlora_e32_r2_no_cfs": {"factors": (32, 2)},
+    "mixlora_e32_r8_no_cfs": {"factors": (32, 8)},
+    "lora_r2": {"lora_rank": 2},
+    "lora_r4": {"lora_rank": 4},
+    "lora_r8": {"lora_rank": 8},
+    "lora_r16": {"lora_rank": 16},
+    "lora_r32": {"lora_rank": 32},
+    "lora_r4_specialist": {"lora_rank": 4},
+    "lora_r16_specialist": {"lora_rank": 16},
+    "lora_r4_seen_tasks": {"lora_rank": 4},
+    "lora_r16_seen_tasks": {"lora_rank": 16},
 }

@@ -264,6 +264,9 @@ def _lr_curve(cfg: Config) -> list[float]:
     loop = cfg.train_cfg
     if loop["type"] == "IterBasedTrainLoop":
         epoch_length, total = 1, loop["max_iters"]
+    elif warmup.get("by_epoch"):  # a warm-up counted in epochs (a fraction of the run)
+        epoch_length = 100
+        total = loop["max_epochs"] * epoch_length
     else:
         epoch_length = math.ceil(5 * warmup.end / loop["max_epochs"])
         total = loop["max_epochs"] * epoch_length
@@ -293,7 +296,11 @@ _CHECKED_SCHEDULES: set[str] = set()
     "path", [p for p in ALL_FILES if "schedules" in p.parts] + CONFIGS, ids=_name
 )
 def test_schedule_warms_up_then_decays_to_the_minimum(path: Path):
-    """AdamW; the LR rises linearly to about the base LR, then decays to ``eta_min``."""
+    """AdamW; the LR rises linearly to about the base LR, then decays to ``eta_min``.
+
+    The decay is a cosine to ``eta_min``, or linear to ``end_factor × lr`` (Octavius's
+    ``WarmupDecayLR``); a warm-up counted in epochs ends at ``end × epoch length`` iterations.
+    """
     cfg = _load(path)
     if cfg.get("param_scheduler") is None:
         pytest.skip("no schedule")
@@ -307,11 +314,13 @@ def test_schedule_warms_up_then_decays_to_the_minimum(path: Path):
     lrs = _lr_curve(cfg)
     assert lrs[0] == pytest.approx(base * warmup.start_factor, rel=1e-6)
     peak = int(np.argmax(lrs))
-    assert abs(peak - warmup.end) <= 1
+    warmup_end = round(warmup.end * 100) if warmup.get("by_epoch") else warmup.end
+    assert abs(peak - warmup_end) <= 1
     assert lrs[peak] > 0.85 * base  # the cosine decay may have begun during the warm-up
     assert all(a < b for a, b in itertools.pairwise(lrs[: peak + 1]))
     assert all(a >= b - 1e-12 for a, b in itertools.pairwise(lrs[peak:]))
-    assert lrs[-1] == pytest.approx(cosine.eta_min, rel=1e-2, abs=1e-9)
+    final = cosine.eta_min if cosine.type == "CosineAnnealingLR" else base * cosine.end_factor
+    assert lrs[-1] == pytest.approx(final, rel=1e-2, abs=1e-9)
     _CHECKED_SCHEDULES.add(key)
 
 
@@ -327,6 +336,9 @@ def _check_stated(path: Path, rules: dict[str, dict], model: Any, train_set: Any
         assert banks == {stated["mlp_experts"]}
     if "frequencies" in stated:
         assert train_set.frequencies == stated["frequencies"]
+    if "lora_rank" in stated:  # every LoRA at rank r with α = 2r
+        assert {a.experts.rank for a in _adapted(model)} == {stated["lora_rank"]}
+        assert {a.experts.scale for a in _adapted(model)} == {2.0}
 
 
 def _router_types(model: Any) -> set[str]:

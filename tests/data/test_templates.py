@@ -6,7 +6,9 @@ import pytest
 
 from octavius.data import (
     IGNORE_INDEX,
+    LAMM_SYSTEM_MESSAGES,
     SYSTEM_PROMPTS,
+    LAMMTemplate,
     Plain,
     Turn,
     VicunaV1,
@@ -98,3 +100,52 @@ def test_build_template_by_name_and_errors():
 def test_encode_needs_a_final_response(tok):
     with pytest.raises(ValueError, match="assistant"):
         VicunaV1().encode(tok, TURNS[:1], "vqa")
+
+
+# --------------------------------------------------------------------------- LAMM / Octavius
+def test_lamm_layout_is_the_releases_training_sample():
+    """make_prompt_start + build_one_instance (OpenGVLab/LAMM) with --use_system, conv_v1_2."""
+    text = LAMMTemplate().render(TURNS, "detection")
+    system = LAMM_SYSTEM_MESSAGES["detection"]
+    assert system.startswith("You are an AI visual assistant that can analyze a single image")
+    assert text == (
+        f"<s>{system}\n\n### Human: <Img><image></Img> What is it?\n### Assistant:"
+        "A red square.\n###</s>Human: Which colour?\n### Assistant:red\n###</s>"
+    )
+
+
+def test_lamm_test_prompt_has_no_system_message():
+    """prepare_generation_embedding: use_system=False ("no system header in test")."""
+    prompt = LAMMTemplate().render(TURNS[:1], "detection", add_generation_prompt=True)
+    assert prompt == "<s>### Human: <Img><image></Img> What is it?\n### Assistant:"
+    kept = LAMMTemplate(system_at_test=True).render(TURNS[:1], "vqa", add_generation_prompt=True)
+    assert kept.startswith(f"<s>{LAMM_SYSTEM_MESSAGES['VQA']}\n\n### Human: ")
+
+
+def test_lamm_system_message_follows_task_and_modality():
+    template = LAMMTemplate()
+    scan = [Turn("user", "<point_cloud>\nWhat is on the table?"), Turn("assistant", "A cup.")]
+    assert template.render(scan, "vqa").startswith(f"<s>{LAMM_SYSTEM_MESSAGES['VQA3D']}\n\n")
+    assert "<Pcl><point_cloud></Pcl> What is on the table?" in template.render(scan, "vqa")
+    assert template.system_message("caption", False) == LAMM_SYSTEM_MESSAGES["description"]
+    assert template.system_message("caption", True) == LAMM_SYSTEM_MESSAGES["description3d"]
+    assert template.system_message("unknown", False) == LAMM_SYSTEM_MESSAGES["normal"]
+
+
+def test_lamm_question_mask_is_the_first_user_turn_by_default(tok):
+    """The release's gate pools conversation[0]['value'] only (moe_set_gate)."""
+    first = LAMMTemplate().encode(tok, TURNS, "vqa")
+    asked = [t for t, q in zip(first.input_ids, first.question_mask) if q]
+    assert tok.decode(asked) == "What is it?"
+    every = LAMMTemplate(question_turns="all").encode(tok, TURNS, "vqa")
+    asked = [t for t, q in zip(every.input_ids, every.question_mask) if q]
+    assert tok.decode(asked) == "What is it?Which colour?"
+    with pytest.raises(ValueError, match="question_turns"):
+        LAMMTemplate(question_turns="last")
+
+
+def test_lamm_labels_cover_answers_and_their_separator(tok):
+    enc = LAMMTemplate().encode(tok, TURNS, "vqa")
+    trained = [t for t, label in zip(enc.input_ids, enc.labels) if label != IGNORE_INDEX]
+    assert tok.decode(trained) == "A red square.\n###</s>red\n###</s>"
+    assert isinstance(build_template("LAMMTemplate"), LAMMTemplate)

@@ -200,3 +200,108 @@ def test_gt_box_roi_source():
     strict = build_roi_source(dict(type="GTBoxRoISource", require_boxes=True))
     with pytest.raises(ValueError, match="scene 's' has no 'boxes'"):
         strict(dict(boxes=None, scene_id="s"))
+
+
+# --------------------------------------------------------------------------- the official release
+OFFICIAL = dict(
+    CONFIG, num_queries=4, num_layers=1, fusion_block="cross_self", dropout=0.1, pe_hidden=256,
+    pe_activation="relu", box_encoding="corners",
+)  # fmt: skip
+
+
+def _lamm_attention(x, kv, block, padding=None):
+    """LAMM's ``MultiHeadAttention`` (resampler3d.py) in eval mode, with ``block``'s weights.
+
+    ``q, k, v = fc_q(x), fc_k(kv), fc_v(kv)`` split into heads; ``att = softmax(q kᵀ / √d_k)``
+    with padded keys at −∞; ``out = LayerNorm(x + fc_o(att v))``.
+    """
+    attn = block.attn
+    d, h = x.shape[-1], attn.num_heads
+    wq, wk, wv = attn.in_proj_weight.chunk(3)
+    bq, bk, bv = attn.in_proj_bias.chunk(3)
+
+    def heads(t):
+        return t.view(t.shape[0], t.shape[1], h, d // h).transpose(1, 2)
+
+    q, k, v = heads(x @ wq.T + bq), heads(kv @ wk.T + bk), heads(kv @ wv.T + bv)
+    att = q @ k.transpose(-1, -2) / (d // h) ** 0.5
+    if padding is not None:
+        att = att.masked_fill(padding[:, None, None, :], float("-inf"))
+    out = (att.softmax(-1) @ v).transpose(1, 2).reshape(x.shape)
+    out = out @ attn.out_proj.weight.T + attn.out_proj.bias
+    return torch.nn.functional.layer_norm(x + out, (d,), block.norm.weight, block.norm.bias)
+
+
+def test_paper_config_follows_the_official_release():
+    from mmengine.config import Config
+
+    from tests.configs.test_configs import CONFIG_ROOT
+
+    cfg = Config.fromfile(CONFIG_ROOT / "_base_" / "models" / "object_as_scene.py")
+    oas = cfg._object_as_scene
+    # src/config/Octavius/octavius_2d+3d_e6_bs64.yaml and octavius.py (pos_3d_proj)
+    assert (oas.num_queries, oas.num_layers, oas.num_heads) == (16, 1, 8)
+    assert (oas.fusion_block, oas.dropout) == ("cross_self", 0.1)
+    assert (oas.pe_hidden, oas.pe_activation, oas.box_encoding) == (256, "relu", "corners")
+
+
+def test_official_block_is_cross_then_self_attention_as_lamm_computes_it():
+    encoder = build_encoder(OFFICIAL).eval()
+    layer = encoder.fusion.layers[0]
+    d = encoder.point_encoder.feature_dim
+    kv, queries = torch.randn(2, 5, d), torch.randn(2, 4, d)
+    padding = torch.tensor([[False] * 5, [False, False, True, True, True]])
+    expected = _lamm_attention(queries, kv, layer.cross_attn, padding)
+    expected = _lamm_attention(expected, expected, layer.self_attn)
+    torch.testing.assert_close(layer(queries, kv, padding), expected, rtol=1e-5, atol=1e-5)
+    # No FFN and no final norm: the output of the last block is the fusion's output.
+    assert isinstance(encoder.fusion.norm, torch.nn.Identity)
+    assert not any("mlp" in n for n, _ in encoder.fusion.named_parameters())
+
+
+def test_self_attention_lets_queries_see_each_other_and_cross_only_does_not():
+    def response_of_query0_to_query1(config):
+        encoder = build_encoder(config).eval()
+        item = scene(3, "a")
+        before = encoder([item]).tokens[0, 0].clone()
+        with torch.no_grad():
+            encoder.fusion.queries[0, 1] += 1.0
+        return (encoder([item]).tokens[0, 0] - before).abs().max().item()
+
+    assert response_of_query0_to_query1(OFFICIAL) > 1e-4
+    assert response_of_query0_to_query1(CONFIG) == 0.0  # ours: queries are independent
+
+
+def test_positional_embedding_is_relu_mlp_of_width_256_on_box_corners():
+    encoder = build_encoder(OFFICIAL)
+    first, act, second = encoder.box_embed
+    assert (first.in_features, first.out_features) == (6, 256)
+    assert isinstance(act, torch.nn.ReLU) and second.in_features == 256
+    assert second.out_features == encoder.point_encoder.feature_dim
+    boxes = torch.tensor([[1.0, 2.0, 0.5, 2.0, 1.0, 1.0]])  # centre (1, 2, 0.5), size (2, 1, 1)
+    corners = torch.tensor([[0.0, 1.5, 0.0, 2.0, 2.5, 1.0]])  # LAMM: concat(min, max) of corners
+    torch.testing.assert_close(encoder.encode_boxes(boxes), corners)
+    ours = build_encoder(CONFIG)
+    assert isinstance(ours.box_embed[1], torch.nn.GELU)
+    assert ours.box_embed[0].out_features == ours.point_encoder.feature_dim
+    torch.testing.assert_close(ours.encode_boxes(boxes), boxes)
+
+
+def test_official_queries_and_projections_are_initialised_as_the_release():
+    torch.manual_seed(0)
+    encoder = build_encoder({**OFFICIAL, "num_queries": 512})
+    # nn.Embedding: N(0, 1); ours: trunc-normal with std 0.02.
+    assert 0.9 < encoder.fusion.queries.std().item() < 1.1
+    attn = encoder.fusion.layers[0].cross_attn.attn
+    assert attn.in_proj_bias.abs().max() == 0 and attn.out_proj.bias.abs().max() == 0
+    d = attn.embed_dim
+    bound = (6.0 / (d + d)) ** 0.5  # Xavier-uniform of each (d, d) projection
+    assert (
+        attn.in_proj_weight.abs().max() <= bound and attn.in_proj_weight.abs().max() > 0.9 * bound
+    )
+    with pytest.raises(ValueError, match="fusion_block"):
+        build_encoder({**CONFIG, "fusion_block": "self"})
+    with pytest.raises(ValueError, match="pe_activation"):
+        build_encoder({**CONFIG, "pe_activation": "tanh"})
+    with pytest.raises(ValueError, match="box_encoding"):
+        build_encoder({**CONFIG, "box_encoding": "xyz"})

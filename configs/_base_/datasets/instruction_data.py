@@ -15,7 +15,7 @@ _instruction = dict(
     max_length=2048,  # Vicuna v0's context
     # Tokens per placeholder, for the length check: CLIP ViT-L/14 at 224 px gives 16 × 16
     # patches; Object-As-Scene gives its queries.
-    modality_tokens=dict(image=256, point_cloud=32),
+    modality_tokens=dict(image=256, point_cloud=16),
 )
 _train_loader = dict(
     batch_size=4,

@@ -16,8 +16,14 @@ lamm_v2_ann = "lamm_v2/meta_file/lamm_v2_instruct.json"
 lamm_v2_images = "lamm_v2/images"
 benchmark_2d_root = "benchmarks_2d"
 
+# The release's conversation layout: "### Human: <Img>…</Img> …\n### Assistant: …\n###" with
+# LAMM's per-task system messages in training and none at test (LAMMTemplate); detection answers
+# are worded anew at every read: boxes shuffled, one of 14 sentences each (reconstruct_gt_input).
+_lamm_template = dict(type="LAMMTemplate")
 _lamm_v2_train = dict(
     _instruction,
+    template=_lamm_template,
+    text_transforms=[dict(type="RetemplateDetectionAnswer")],
     data_root=data_root,
     ann_file=lamm_v2_ann,
     image_root=lamm_v2_images,
@@ -26,6 +32,7 @@ _lamm_v2_train = dict(
 _lamm_v2_test = [
     dict(
         _instruction,
+        template=_lamm_template,
         data_root=data_root,
         ann_file=f"{benchmark_2d_root}/{name}.json",
         image_root=f"{benchmark_2d_root}/{name}_images",

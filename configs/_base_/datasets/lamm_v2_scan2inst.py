@@ -7,13 +7,14 @@ with read_base():
     from .lamm_v2 import *
     from .scan2inst import *
 
-# "We merge the image and point cloud instruction dataset": every sample once per epoch.
+# "We merge the image and point cloud instruction dataset"; the release's OctaviusDataset repeats
+# Scan2Inst (loop_2d: 1, loop_3d: 2 in octavius_2d+3d_e6_bs64.yaml).
 train_dataloader = dict(
     _train_loader,
     dataset=dict(
         type="MixtureDataset",
         datasets=[_lamm_v2_train, _scan2inst_train],
-        frequencies=[1, 1],
+        frequencies=[1, 2],
         names=["lamm_v2", "scan2inst"],
     ),
 )

@@ -20,4 +20,5 @@ model = dict(
     encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
     projector=dict(type="MLPProjector", num_layers=2),
     adapters=adapters,  # rules "mlp" (token top-1 of 3 LoRA experts) and "attention" (LoRA)
+    generation=dict(max_new_tokens=128),  # LLaVA's evaluation scripts (model_vqa_loader.py)
 )

@@ -22,5 +22,6 @@ model = dict(
     projector="LinearProjector",
     freeze_projectors=True,
     adapters=adapters,  # a pool of 16 rank-1 factors, r = 4, ConditionalFactorRouter with CFS
+    generation=dict(max_new_tokens=128),  # LLaVA's evaluation scripts (model_vqa_loader.py)
 )
 model["adapters"]["experts"]["dropout"] = 0.05

@@ -24,4 +24,7 @@ model = dict(
     ),
     projector="LinearProjector",  # f^proj of eq. 4
     adapters=adapters,  # 4 rank-32 LoRA experts on q/k/v/o, global top-2 instance gate
+    # As the release (max_tgt_len: 400 for every task, ChEF octavius_*.yaml); answers end at its
+    # "###" separator (LAMMTemplate).
+    generation=dict(max_new_tokens=400, stop_strings=["###"]),
 )

@@ -12,3 +12,7 @@ with read_base():
 
 model.encoders.point_cloud = _object_as_scene
 model.adapters.experts.num_experts = 6
+# f^proj for images (eq. 4); f^proj' for scenes (eq. 7) with the release's LayerNorm (llama_proj_3d).
+model.projector = dict(
+    image=dict(type="LinearProjector"), point_cloud=dict(type="LinearProjector", norm=True)
+)

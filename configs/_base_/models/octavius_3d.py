@@ -16,7 +16,11 @@ model = dict(
     type="MultimodalLLM",
     llm=llm_path,
     encoders=dict(point_cloud=_object_as_scene),
-    projector="LinearProjector",  # f^proj' of eq. 7
+    # f^proj' of eq. 7; the release follows it with a LayerNorm (llama_proj_3d)
+    projector=dict(type="LinearProjector", norm=True),
     adapters=adapters,
+    # As the release (max_tgt_len: 400 for every task, ChEF octavius_*.yaml); answers end at its
+    # "###" separator (LAMMTemplate).
+    generation=dict(max_new_tokens=400, stop_strings=["###"]),
 )
 model["adapters"]["experts"]["num_experts"] = 3  # the 3D setting of the release
