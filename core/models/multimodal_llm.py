@@ -9,13 +9,8 @@ frozen, with LoRA experts injected (eq. 3) — is trained on the response tokens
 from __future__ import annotations
 
 import os
-<<<<<<< HEAD
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-=======
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
->>>>>>> recipes
 from typing import Any
 
 import torch
