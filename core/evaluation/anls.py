@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from octavius.evaluation.task_metric import TaskMetric, as_text_list, get_field
+from octavius.evaluation.task_metric import TaskMetric, get_field, reference_answers
 from octavius.registry import METRICS
 
 __all__ = ["ANLS", "anls_score", "levenshtein"]
@@ -78,7 +78,7 @@ class ANLS(TaskMetric):
 
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """The question's ANLS in [0, 1]."""
-        refs = as_text_list(get_field(sample, "gt_text"))
+        refs = reference_answers(sample)
         return {"score": anls_score(str(get_field(sample, "pred_text")), refs, self.threshold)}
 
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from octavius.evaluation.task_metric import TaskMetric, as_text_list, get_field
+from octavius.evaluation.task_metric import TaskMetric, get_field, reference_answers
 from octavius.evaluation.text_normalization import normalize_vqa_answer
 from octavius.registry import METRICS
 
@@ -55,7 +55,7 @@ class PathVQAMetric(TaskMetric):
 
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """Recall (open) or correctness (closed) of one answer."""
-        refs = as_text_list(get_field(sample, "gt_text"))
+        refs = reference_answers(sample)
         pred = str(get_field(sample, "pred_text"))
         kind = get_field(sample, "answer_type", None)
         norm_refs = [normalize_vqa_answer(r) for r in refs]

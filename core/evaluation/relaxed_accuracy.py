@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from octavius.evaluation.task_metric import AccuracyMetric, as_text_list, get_field
+from octavius.evaluation.task_metric import (
+    AccuracyMetric,
+    get_field,
+    reference_answers,
+)
 from octavius.registry import METRICS
 
 __all__ = ["RelaxedAccuracy", "relaxed_correct"]
@@ -69,5 +73,5 @@ class RelaxedAccuracy(AccuracyMetric):
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """Whether the answer is relaxed-correct for a reference."""
         pred = str(get_field(sample, "pred_text"))
-        refs = as_text_list(get_field(sample, "gt_text"))
+        refs = reference_answers(sample)
         return {"correct": any(relaxed_correct(pred, r, self.max_relative_change) for r in refs)}

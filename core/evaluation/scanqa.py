@@ -8,7 +8,7 @@ from typing import Any
 
 from octavius.evaluation.caption import caption_scores
 from octavius.evaluation.caption_tokenizer import ptb_tokenize
-from octavius.evaluation.task_metric import TaskMetric, as_text_list, get_field
+from octavius.evaluation.task_metric import TaskMetric, get_field, reference_answers
 from octavius.evaluation.text_normalization import normalize_vqa_answer
 from octavius.registry import METRICS
 
@@ -65,7 +65,7 @@ class ScanQAMetric(TaskMetric):
 
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """Tokenised answer and references, and the exact match."""
-        refs = as_text_list(get_field(sample, "gt_text"))
+        refs = reference_answers(sample)
         if not refs:
             raise ValueError("ScanQAMetric: a sample has no reference answer in 'gt_text'")
         pred = str(get_field(sample, "pred_text"))

@@ -77,6 +77,13 @@ def as_text_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def reference_answers(sample: Any) -> list[str]:
+    """The accepted answers: ``gt_answers`` when the sample has them (all of a benchmark's
+    references, e.g. five Flickr30k captions), else ``gt_text``."""
+    answers = get_field(sample, "gt_answers", None)
+    return as_text_list(answers) if answers else as_text_list(get_field(sample, "gt_text"))
+
+
 class TaskMetric(BaseMetric):
     """Base for metrics computed per (dataset, task type) from generated text.
 
