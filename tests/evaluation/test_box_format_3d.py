@@ -85,3 +85,50 @@ def test_corner_data_converts_to_centre_size_at_the_boundary():
     assert corners_to_center_size((3.5, 2.5, 1.0, 2.5, 3.5, 0.0)) == (3.0, 3.0, 0.5, 1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="6 numbers"):
         corners_to_center_size((0, 0, 1, 1))
+
+
+def test_the_synthetic_set_read_by_the_dataset_scores_its_own_answers_perfectly(tmp_path):
+    """Files → InstructionDataset → data sample → metric: the reference answer is a perfect answer,
+    and shrinking every box to true IoU 0.32 leaves no match at 0.5."""
+    from mmengine.registry import init_default_scope
+
+    from octavius.registry import DATASETS
+    from octavius.testing.synthetic import make_synthetic
+    from octavius.testing.tiny_tokenizer import build_tiny_tokenizer
+
+    data = make_synthetic(
+        tmp_path / "data",
+        num_images=2,
+        num_scenes=4,
+        image_size=32,
+        tasks=["detection"],
+        progress=False,
+    )
+    init_default_scope("octavius")
+    dataset = DATASETS.build(
+        dict(
+            type="InstructionDataset",
+            tokenizer=str(build_tiny_tokenizer(tmp_path / "tok")),
+            data_root=str(data.root),
+            ann_file="annotations/3d_test.json",
+            point_root="scenes",
+            name="scan",
+            test_mode=True,
+        )
+    )
+    samples = [dataset[i]["data_sample"] for i in range(len(dataset))]
+    assert samples and all(s["task_type"] == "detection" for s in samples)
+    metric = DetectionMetric()
+    metric.process({}, [dict(s, pred_text=s["gt_text"]) for s in samples])
+    assert metric.evaluate(len(samples))["scan/detection/recall"] == 100.0
+
+    def shrunk(sample):  # each box keeps its centre; size × (0.8, 0.4, 1.0): IoU 0.32
+        objects = sample["extra"]["meta"]["gt_objects"]
+        return "; ".join(
+            f"{o['label']} [{', '.join(f'{v:.4f}' for v in (*o['box'][:3], o['box'][3] * 0.8, o['box'][4] * 0.4, o['box'][5]))}]"
+            for o in objects
+        )
+
+    metric = DetectionMetric()
+    metric.process({}, [dict(s, pred_text=shrunk(s)) for s in samples])
+    assert metric.evaluate(len(samples))["scan/detection/recall"] == 0.0
