@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from octavius.evaluation.class_synonyms import LAMM_CLASSIFICATION_SYNONYMS, ClassSynonyms
-from octavius.evaluation.lamm_choice import lamm_class_correct
+from octavius.evaluation.lamm_choice import lamm_class_correct, lamm_smile_label
 from octavius.evaluation.task_metric import AccuracyMetric, as_text_list, get_field
 from octavius.evaluation.text_normalization import normalize_vqa_answer
 from octavius.registry import METRICS
 
-_MATCH_MODES = ("contains", "exact", "lamm")
+_MATCH_MODES = ("contains", "exact", "lamm", "lamm_smile")
 
 
 def _mentions(text: str, name: str) -> int | None:
@@ -34,11 +34,13 @@ class ClassificationAccuracy(AccuracyMetric):
     (:func:`~octavius.evaluation.lamm_choice.lamm_class_correct`: a word of the answer is the label
     or one of its WordNet lemma names, from
     :data:`~octavius.evaluation.class_synonyms.LAMM_CLASSIFICATION_SYNONYMS` plus ``synonyms``),
-    the protocol of Octavius Table 1 "Cls. Acc@1". Sample fields: ``pred_text``, ``gt_text`` (the
+    the protocol of Octavius Table 1 "Cls. Acc@1" and "Facial Attr Hair". ``match='lamm_smile'``
+    is LAMM's CelebA smile rule (:func:`~octavius.evaluation.lamm_choice.lamm_smile_label`: "no" or
+    "not" means ``-1``, else ``1``, compared with the reference ``attr``). Sample fields: ``pred_text``, ``gt_text`` (the
     class name, or a list of accepted names).
 
     Args:
-        match: ``"contains"``, ``"exact"`` or ``"lamm"``.
+        match: ``"contains"``, ``"exact"``, ``"lamm"`` or ``"lamm_smile"``.
         classes: All class names of the dataset, to tell which class a sentence names.
         synonyms: ``match='lamm'``: more ``name → class`` entries (e.g. CIFAR-100's lemma names).
         task_types: Task types scored (default ``["classification"]``).
@@ -77,6 +79,11 @@ class ClassificationAccuracy(AccuracyMetric):
 
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """Whether the prediction names the reference class."""
+        if self.match == "lamm_smile":
+            label = lamm_smile_label(str(get_field(sample, "pred_text")))
+            return {
+                "correct": label in {r.strip() for r in as_text_list(get_field(sample, "gt_text"))}
+            }
         if self.match == "lamm":
             raw = str(get_field(sample, "pred_text"))
             labels = as_text_list(get_field(sample, "gt_text"))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from octavius.evaluation.class_synonyms import ClassSynonyms, spans
 
-__all__ = ["lamm_choice_correct", "lamm_class_correct"]
+__all__ = ["lamm_choice_correct", "lamm_class_correct", "lamm_smile_label"]
 
 _LETTERS = "ABCDEFG"
 # LAMM_VQA.metric_func (OpenGVLab/LAMM src/ChEF/metric/vqa.py), in its order of precedence.
@@ -61,3 +61,10 @@ def lamm_class_correct(answer: str, label: str, synonyms: ClassSynonyms) -> bool
     accepted = synonyms.names_of(label)
     words = [w for w in _TOKEN.findall(answer.lower())]
     return bool(accepted & spans(" ".join(words)))
+
+
+def lamm_smile_label(answer: str) -> str:
+    """CelebA smile as ``LAMM_Facial_Smile_Classification`` reads it: ``"-1"`` (not smiling) when
+    the answer has the word "no" or "not", else ``"1"`` — the values of the benchmark's ``attr``."""
+    words = {w.lower() for w in _TOKEN.findall(answer)}
+    return "-1" if {"no", "not"} & words else "1"

@@ -203,3 +203,16 @@ def test_cifar_classification_synonyms_extend_from_the_config():
     assert (
         run(ClassificationAccuracy(match="lamm", synonyms={"kitty": "cat"}), [sample])[key] == 100.0
     )
+
+
+def test_celeba_smile_as_lamm_scores_it():
+    samples = [
+        dict(task_type="classification", pred_text="Yes, the person is smiling.", gt_text="1"),
+        dict(task_type="classification", pred_text="The person is not smiling.", gt_text="-1"),
+        dict(task_type="classification", pred_text="No.", gt_text="1"),
+        dict(
+            task_type="classification", pred_text="Nothing to say.", gt_text="-1"
+        ),  # "nothing" ≠ "no"
+    ]
+    out = run(ClassificationAccuracy(match="lamm_smile"), samples)
+    assert out["unknown/classification/accuracy"] == 50.0

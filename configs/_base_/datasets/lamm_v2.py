@@ -53,13 +53,14 @@ train_dataloader = dict(_train_loader, dataset=_lamm_v2_train)
 test_dataloader = dict(_test_loader, dataset=dict(type="ConcatDataset", datasets=_lamm_v2_test))
 # Octavius Table 1 with LAMM's protocols (docs/evaluation.md): detection recall/precision from
 # sentences, maximum matching, with and without the class, at IoU 0.5 and 0.25; ScienceQA option
-# parsing; CIDEr (with BLEU); CIFAR-10 as LAMM_Classification scores it.
+# parsing; CIDEr (with BLEU); CIFAR-10 and CelebA hair as LAMM_Classification scores them, CelebA
+# smile by LAMM's no/not rule.
 test_evaluator = [
     dict(type="DetectionMetric", protocol="lamm", datasets=["voc2012"]),
     dict(
         type="MultipleChoiceAccuracy", protocol="lamm", task_types=["vqa"], datasets=["scienceqa"]
     ),
     dict(type="CaptionMetric", datasets=["flickr30k"]),
-    dict(type="ClassificationAccuracy", match="lamm", datasets=["cifar10"]),
-    dict(type="ClassificationAccuracy", datasets=["celeba_hair", "celeba_smile"]),
+    dict(type="ClassificationAccuracy", match="lamm", datasets=["cifar10", "celeba_hair"]),
+    dict(type="ClassificationAccuracy", match="lamm_smile", datasets=["celeba_smile"]),
 ]

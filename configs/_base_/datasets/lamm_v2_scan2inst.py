@@ -30,9 +30,7 @@ test_evaluator = [
     ),
     dict(type="CaptionMetric", task_types=["caption"]),
     dict(type="ScanQAMetric", datasets=["scanqa"]),
-    dict(type="ClassificationAccuracy", match="lamm", datasets=["cifar10"]),
-    dict(
-        type="ClassificationAccuracy",
-        datasets=["celeba_hair", "celeba_smile", "scannet_cls", "shapenet"],
-    ),
+    dict(type="ClassificationAccuracy", match="lamm", datasets=["cifar10", "celeba_hair"]),
+    dict(type="ClassificationAccuracy", match="lamm_smile", datasets=["celeba_smile"]),
+    dict(type="ClassificationAccuracy", datasets=["scannet_cls", "shapenet"]),
 ]
