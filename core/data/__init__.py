@@ -1,11 +1,18 @@
 """Instruction data: datasets, conversation templates, mixtures, collation.
 
-Importing this package registers the datasets (``DATASETS``), templates (``TEMPLATES``),
+Importing this package registers the datasets (``DATASETS``, with the benchmark loaders of
+``octavius.data.benchmarks``), templates (``TEMPLATES``),
 transforms (``TRANSFORMS``), the collate function (``FUNCTIONS``) and the data preprocessor
 (``MODELS``).
 """
 
 from octavius.data.annotation_records import RecordParser, Turn, iter_annotation_file
+from octavius.data.benchmarks import (
+    LAMM2DBenchmark,
+    LAMM3DBenchmark,
+    MMEBenchmark,
+    ScienceQABenchmark,
+)
 from octavius.data.collate import instruction_collate
 from octavius.data.data_preprocessor import InstructionDataPreprocessor, pad_sequences
 from octavius.data.encode_conversation import EncodeConversation
@@ -47,13 +54,17 @@ __all__ = [
     "EncodedConversation",
     "InstructionDataPreprocessor",
     "InstructionDataset",
+    "LAMM2DBenchmark",
+    "LAMM3DBenchmark",
     "LAMMTemplate",
     "LoadInstructionImages",
     "LoadPointCloud",
+    "MMEBenchmark",
     "MixtureDataset",
     "Plain",
     "RecordParser",
     "RetemplateDetectionAnswer",
+    "ScienceQABenchmark",
     "SkipLog",
     "Turn",
     "VicunaV1",

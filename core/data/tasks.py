@@ -67,7 +67,8 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "conversation": f"{_ROLE} Answer the human's questions helpfully and in detail.",
     "detection": (
         f"{_ROLE} Identify the objects and give each one as its name followed by its bounding "
-        "box [x1, y1, x2, y2] with coordinates normalised to 0-1 (3D: [x1, y1, z1, x2, y2, z2])."
+        "box [x1, y1, x2, y2] with coordinates normalised to 0-1 (3D: [cx, cy, cz, length, "
+        "width, height], the box centre and size in metres)."
     ),
     "vqa": (
         f"{_ROLE} Answer the question. When options are given, answer with the letter of the "

@@ -3,7 +3,9 @@
 Box format (what detection answers and references are expected to contain):
 
 - a 2D box is four numbers ``[x1, y1, x2, y2]`` (corners; any order of the two corners);
-- a 3D box is six numbers ``[cx, cy, cz, dx, dy, dz]`` (axis-aligned: centre and size);
+- a 3D box is six numbers ``[cx, cy, cz, dx, dy, dz]`` (axis-aligned: centre and size — LAMM's
+  ``[x, y, z, length, width, height]``, the format of its 3D system prompt and ``cal_iou_3d``; data
+  given as corners is converted once, where it is read, with :func:`corners_to_center_size`);
 - brackets ``[ ]`` or parentheses ``( )``; numbers separated by commas and/or spaces; integers,
   decimals (``0.5``, ``.5``, ``3.``), signs and exponents are accepted;
 - a class name may precede each box: ``"person [0.1, 0.2, 0.5, 0.9]"``,
@@ -137,6 +139,23 @@ def parse_boxes(text: str, vocabulary: Iterable[str] | None = None) -> list[Box]
         label = _label_from_vocabulary(segment, vocab) if vocab else _label_from_words(segment)
         boxes.append(Box(numbers, label))
     return boxes
+
+
+def corners_to_center_size(box: Sequence[float]) -> tuple[float, ...]:
+    """``[x1, y1, z1, x2, y2, z2]`` (two opposite corners, any order) → ``[cx, cy, cz, dx, dy, dz]``."""
+    if len(box) != 6:
+        raise ValueError(f"corners_to_center_size: expected 6 numbers, got {list(box)}")
+    lo = [min(box[i], box[i + 3]) for i in range(3)]
+    hi = [max(box[i], box[i + 3]) for i in range(3)]
+    return (*((a + b) / 2 for a, b in zip(lo, hi)), *(b - a for a, b in zip(lo, hi)))
+
+
+def center_size_to_corners(box: Sequence[float]) -> tuple[float, ...]:
+    """``[cx, cy, cz, dx, dy, dz]`` → ``[x1, y1, z1, x2, y2, z2]`` (lower corner, then upper)."""
+    if len(box) != 6:
+        raise ValueError(f"center_size_to_corners: expected 6 numbers, got {list(box)}")
+    half = [abs(box[i + 3]) / 2 for i in range(3)]
+    return (*(box[i] - half[i] for i in range(3)), *(box[i] + half[i] for i in range(3)))
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

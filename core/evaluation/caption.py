@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from octavius.evaluation.caption_tokenizer import ptb_tokenize
-from octavius.evaluation.task_metric import TaskMetric, as_text_list, get_field
+from octavius.evaluation.task_metric import TaskMetric, get_field, reference_answers
 from octavius.registry import METRICS
 
 _SCORES = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr")
@@ -53,7 +53,7 @@ class CaptionMetric(TaskMetric):
 
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """The tokenised prediction and references (scores need the whole group)."""
-        refs = as_text_list(get_field(sample, "gt_text"))
+        refs = reference_answers(sample)
         if not refs:
             raise ValueError("CaptionMetric: a sample has no reference caption in 'gt_text'")
         return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from octavius.evaluation.task_metric import AccuracyMetric, as_text_list, get_field
@@ -116,6 +116,20 @@ class HFJudge:
         return replies
 
 
+def build_judge(cfg: Mapping[str, Any]) -> Callable[[list[str]], list[str]]:
+    """A judge from ``dict(type="HFJudge" | "OpenAIJudge", **kwargs)``."""
+    from octavius.evaluation.openai_judge import OpenAIJudge
+
+    kinds = {"HFJudge": HFJudge, "OpenAIJudge": OpenAIJudge}
+    args = dict(cfg)
+    kind = args.pop("type", None)
+    if kind not in kinds:
+        raise ValueError(
+            f"LLMJudgeAccuracy: judge type must be one of {sorted(kinds)}, got {kind!r}"
+        )
+    return kinds[kind](**args)
+
+
 @METRICS.register_module()
 class LLMJudgeAccuracy(AccuracyMetric):
     """Accuracy as judged by a local LLM (MixLoRA Table 1, appendix C: Vicuna-13B as judge).
@@ -128,7 +142,10 @@ class LLMJudgeAccuracy(AccuracyMetric):
     Args:
         judge_model: Path (or name) of a Hugging Face causal LM used as judge.
         judge_tokenizer: Its tokenizer path; defaults to ``judge_model``.
-        judge: Instead of ``judge_model``, a callable mapping a list of prompts to replies.
+        judge: Instead of ``judge_model``: a callable mapping a list of prompts to replies, or a
+            config dict ``dict(type="OpenAIJudge", base_url=..., model=...)`` (an
+            OpenAI-compatible endpoint, :class:`~octavius.evaluation.openai_judge.OpenAIJudge`)
+            or ``dict(type="HFJudge", model_path=...)`` (a local Hugging Face model).
         prompt: The template, with ``{question}``, ``{answer}`` and ``{prediction}``.
         max_new_tokens: Reply length for the Hugging Face judge.
         batch_size: Prompts per ``generate`` call.
@@ -148,7 +165,7 @@ class LLMJudgeAccuracy(AccuracyMetric):
         self,
         judge_model: str | None = None,
         judge_tokenizer: str | None = None,
-        judge: Callable[[list[str]], list[str]] | None = None,
+        judge: Callable[[list[str]], list[str]] | Mapping[str, Any] | None = None,
         prompt: str = JUDGE_PROMPT,
         max_new_tokens: int = 8,
         batch_size: int = 8,
@@ -170,6 +187,12 @@ class LLMJudgeAccuracy(AccuracyMetric):
             raise ValueError(f"LLMJudgeAccuracy: prompt lacks the placeholder(s) {missing}")
         if judge is None:
             judge = HFJudge(judge_model, judge_tokenizer, max_new_tokens, batch_size, device, dtype)
+        elif isinstance(judge, Mapping):
+            judge = build_judge(judge)
+        if not callable(judge):
+            raise TypeError(
+                f"LLMJudgeAccuracy: judge must be callable or a config dict, got {judge!r}"
+            )
         self.judge = judge
         self.prompt = prompt
         self.threshold = float(threshold)
@@ -193,7 +216,9 @@ class LLMJudgeAccuracy(AccuracyMetric):
         chosen = [
             i
             for i, s in enumerate(data_samples)
-            if self.applies_to(str(get_field(s, "task_type", "unknown")))
+            if self.applies_to(
+                str(get_field(s, "task_type", "unknown")), str(get_field(s, "dataset", "unknown"))
+            )
         ]
         replies = self.judge([self.build_prompt(data_samples[i]) for i in chosen]) if chosen else []
         if len(replies) != len(chosen):

@@ -32,7 +32,25 @@ METRIC_TITLES = {
     "precision": "Prec",
     "accuracy": "Acc@1",
     "judge_accuracy": "Judge Acc",
+    "relaxed_accuracy": "Relaxed Acc",
+    "anls": "ANLS",
+    "open_recall": "Open Recall",
+    "closed_accuracy": "Closed Acc",
+    "perception": "Perception",
+    "cognition": "Cognition",
+    "total": "Total",
 }
+
+
+def metric_title(name: str) -> str:
+    """A column title: ``"recall@0.50"`` → ``"Recall@0.5"``, ``"prec_wocat@0.25"`` →
+    ``"Prec@0.25 (no cls)"`` (LAMM's detection keys), else :data:`METRIC_TITLES` or the name."""
+    base, at, thr = name.partition("@")
+    if not at:
+        return METRIC_TITLES.get(name, name)
+    plain = base.removesuffix("_wocat")
+    title = METRIC_TITLES.get({"prec": "precision"}.get(plain, plain), plain)
+    return f"{title}@{float(thr):g}" + (" (no cls)" if base.endswith("_wocat") else "")
 
 
 def split_metric_key(key: str) -> tuple[str, str, str]:
@@ -61,7 +79,9 @@ def metric_tables(metrics: Mapping[str, float], digits: int = 2) -> list[Table]:
         cells = []
         for task, name in sorted(datasets[dataset]):
             task_title = TASK_TITLES.get(task, task)
-            header = f"{task_title}\n{METRIC_TITLES.get(name, name)}" if task else name
+            if "@" in name:  # the threshold is in the metric's title
+                task_title = task_title.split(" (")[0]
+            header = f"{task_title}\n{metric_title(name)}" if task else name
             table.add_column(header, justify="right")
             cells.append(_format(datasets[dataset][(task, name)], digits))
         table.add_row(*cells)

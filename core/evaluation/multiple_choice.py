@@ -7,11 +7,13 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
+from octavius.evaluation.lamm_choice import lamm_choice_correct
 from octavius.evaluation.task_metric import AccuracyMetric, get_field
 from octavius.evaluation.text_normalization import normalize_vqa_answer
 from octavius.registry import METRICS
 
 LETTERS = string.ascii_uppercase
+_PROTOCOLS = ("default", "lamm")
 _TAIL = r"(?=\s*$|\s*[.,;:!?)\]]|\s+\()"
 # In priority order: a bare letter, "answer is X", then "(X)" anywhere, then "X." at the start.
 _LETTER_PATTERNS = (
@@ -72,16 +74,43 @@ class MultipleChoiceAccuracy(AccuracyMetric):
     ``gt_index`` (int) or ``gt_text`` (a letter such as ``"(B)"`` or the option's text). The
     choice is read with :func:`parse_choice`; an answer choosing nothing counts as wrong.
 
+    With ``protocol="lamm"`` the answer is judged by LAMM's ScienceQA rule instead
+    (:func:`~octavius.evaluation.lamm_choice.lamm_choice_correct`: "The answer is (B).",
+    "ANSWER: B", "(B)", then the option text), the protocol of Octavius Table 1; with
+    ``cot_field`` set (LAMM's ``CoT_answer``), that field's text is put before the answer.
+
     Args:
+        protocol: ``"default"`` (:func:`parse_choice`) or ``"lamm"``.
+        cot_field: LAMM protocol: sample field holding a chain-of-thought answer, if any.
         task_types: Task types scored (default ``["multiple_choice"]``).
         collect_device: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
         prefix: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
+        datasets: See :class:`~octavius.evaluation.task_metric.TaskMetric`.
 
     Raises:
         ValueError: When a sample's reference names no option.
     """
 
     default_task_types = ("multiple_choice",)
+
+    def __init__(
+        self,
+        protocol: str = "default",
+        cot_field: str | None = None,
+        task_types: Sequence[str] | None = None,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+        datasets: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(
+            task_types=task_types, collect_device=collect_device, prefix=prefix, datasets=datasets
+        )
+        if protocol not in _PROTOCOLS:
+            raise ValueError(
+                f"MultipleChoiceAccuracy: protocol must be one of {_PROTOCOLS}, got {protocol!r}"
+            )
+        self.protocol = protocol
+        self.cot_field = cot_field
 
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """Whether the chosen option is the reference option."""
@@ -98,5 +127,14 @@ class MultipleChoiceAccuracy(AccuracyMetric):
                     f"MultipleChoiceAccuracy: reference {gt_text!r} names no option of {options}; "
                     "give gt_text as a letter like '(B)', or gt_index"
                 )
-        choice = parse_choice(str(get_field(sample, "pred_text")), options)
+        pred = str(get_field(sample, "pred_text"))
+        if self.protocol == "lamm":
+            if not options:
+                raise ValueError(
+                    "MultipleChoiceAccuracy(protocol='lamm'): a sample has no 'options' (LAMM's "
+                    "gt_choices) and none are written as (A) ... in its question"
+                )
+            cot = get_field(sample, self.cot_field, "") if self.cot_field else ""
+            return {"correct": lamm_choice_correct(f"{cot or ''}{pred}", options, int(gt_index))}
+        choice = parse_choice(pred, options)
         return {"correct": choice is not None and choice == int(gt_index), "choice": choice}

@@ -34,16 +34,30 @@ class SampleFieldError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+def _lookup(sample: Any, name: str) -> Any:
+    if isinstance(sample, Mapping):
+        return sample.get(name, _MISSING)
+    return getattr(sample, name, _MISSING)
+
+
 def get_field(sample: Any, name: str, default: Any = _MISSING) -> Any:
     """Read ``name`` from a dict, a ``BaseDataElement`` or an object; ``default`` if absent.
+
+    A field the annotation file carried beyond the standard ones is found too: the datasets keep
+    such fields in the sample's ``extra`` dict (and the synthetic data nests ground truth in
+    ``extra["meta"]``), so ``gt_objects``, ``options`` or ``subtask`` reach the metrics.
 
     Raises:
         SampleFieldError: When the field is absent and no default is given.
     """
-    if isinstance(sample, Mapping):
-        value = sample.get(name, _MISSING)
-    else:
-        value = getattr(sample, name, _MISSING)
+    value = _lookup(sample, name)
+    if value is _MISSING and name != "extra":
+        extra = _lookup(sample, "extra")
+        if isinstance(extra, Mapping):
+            value = extra.get(name, _MISSING)
+            meta = extra.get("meta")
+            if value is _MISSING and isinstance(meta, Mapping):
+                value = meta.get(name, _MISSING)
     if value is _MISSING:
         if default is _MISSING:
             kind = type(sample).__name__
@@ -61,6 +75,13 @@ def as_text_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
+
+
+def reference_answers(sample: Any) -> list[str]:
+    """The accepted answers: ``gt_answers`` when the sample has them (all of a benchmark's
+    references, e.g. five Flickr30k captions), else ``gt_text``."""
+    answers = get_field(sample, "gt_answers", None)
+    return as_text_list(answers) if answers else as_text_list(get_field(sample, "gt_text"))
 
 
 class TaskMetric(BaseMetric):

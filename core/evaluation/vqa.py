@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from octavius.evaluation.task_metric import AccuracyMetric, as_text_list, get_field
+from octavius.evaluation.task_metric import (
+    AccuracyMetric,
+    get_field,
+    reference_answers,
+)
 from octavius.evaluation.text_normalization import normalize_vqa_answer
 from octavius.registry import METRICS
 
@@ -29,5 +33,5 @@ class VQAAccuracy(AccuracyMetric):
     def score_sample(self, sample: Any) -> dict[str, Any]:
         """Whether the normalised prediction equals a normalised reference."""
         pred = normalize_vqa_answer(str(get_field(sample, "pred_text")))
-        refs = {normalize_vqa_answer(r) for r in as_text_list(get_field(sample, "gt_text"))}
+        refs = {normalize_vqa_answer(r) for r in reference_answers(sample)}
         return {"correct": pred in refs}

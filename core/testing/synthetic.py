@@ -184,7 +184,7 @@ def _readme(result: SyntheticSet, args: dict[str, Any]) -> str:
             "  boxes in `scenes/<scene_id>_boxes.npy`, M×6 cx, cy, cz, dx, dy, dz), `object_id` for",
             "  captioning and classification of one instance, `task_type`, `conversations`.",
             "- Detection answers: `<colour> <shape> [x1, y1, x2, y2]` with coordinates normalised to",
-            "  0–1 (2D) or `[x1, y1, z1, x2, y2, z2]` box corners in metres (3D), two decimals,",
+            "  0–1 (2D) or `[cx, cy, cz, dx, dy, dz]` box centre and size in metres (3D), two decimals,",
             "  objects joined by `; ` and ordered left to right.",
             "- Multiple choice: options `(A) … (B) …` in the question, answer `(<letter>) <option>`.",
             "- Open VQA: the number of objects as a word; captions: one sentence; classification: the shape.",

@@ -6,8 +6,9 @@ surfaces are sampled as points. Files per scene (see :mod:`octavius.testing.synt
 - ``<scene_id>.npy``: ``(N, 6)`` float32 rows ``x, y, z, r, g, b`` (metres, colours 0–1);
 - ``<scene_id>_boxes.npy``: ``(M, 6)`` float32 instance boxes ``cx, cy, cz, dx, dy, dz``.
 
-Answer formats: detection lists ``<colour> <shape> [x1, y1, z1, x2, y2, z2]`` (box corners in
-metres, two decimals) joined by ``"; "``, ordered by ``x1`` then ``y1``; multiple choice as in 2D.
+Answer formats: detection lists ``<colour> <shape> [cx, cy, cz, dx, dy, dz]`` (box centre and size
+in metres, two decimals: LAMM's 3D box format, the one the system prompt, the box parser and the
+IoU use) joined by ``"; "``, ordered by the lower ``x`` then ``y`` corner; multiple choice as in 2D.
 Captioning and classification samples are about one instance (``object_id``, the row of its box).
 """
 
@@ -167,8 +168,8 @@ def scene_samples(
         meta: dict[str, Any] = {}
         if task == "detection":
             question = "Identify all the objects in the scene and give their bounding boxes."
-            answer = "; ".join(f"{o.name} {format_box(o.corners)}" for o in objects)
-            meta["gt_objects"] = [{"label": o.name, "box": list(o.corners)} for o in objects]
+            answer = "; ".join(f"{o.name} {format_box(o.box)}" for o in objects)
+            meta["gt_objects"] = [{"label": o.name, "box": list(o.box)} for o in objects]
         elif task == "vqa":
             target = objects[int(rng.integers(len(objects)))]
             options, letter, text = multiple_choice(rng, target.colour, list(COLOURS))

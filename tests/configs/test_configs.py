@@ -132,10 +132,26 @@ def _swap_model(model: dict, tiny: Tiny) -> None:
             node.update(type="PrecomputedRoISource", root=str(tiny.rois))
 
 
+# Benchmark loaders read a benchmark's own files; in these tests an InstructionDataset on the
+# synthetic split stands in for them (their own tests are in tests/evaluation/test_benchmarks.py).
+BENCHMARK_DATASETS = {
+    "LAMM2DBenchmark": ("class_names", "seed"),
+    "LAMM3DBenchmark": ("class_names", "seed", "box_format"),
+    "MMEBenchmark": ("subtasks", "strip_yes_no"),
+    "ScienceQABenchmark": ("split", "image_only"),
+}
+DATASET_TYPES = {"InstructionDataset", *BENCHMARK_DATASETS}
+
+
 def _swap_dataset(node: dict, tiny: Tiny) -> None:
     """Point an ``InstructionDataset`` config at the synthetic 2D or 3D split it stands for."""
     split = "test" if node.get("test_mode") else "train"
-    kind = "3d" if node.get("point_root") else "2d"
+    kind = "3d" if node.get("point_root") or node.get("type") == "LAMM3DBenchmark" else "2d"
+    for key in BENCHMARK_DATASETS.get(node.get("type"), ()):
+        node.pop(key, None)
+    if node.get("type") == "MMEBenchmark":
+        node["name"] = "mme_stand_in"  # synthetic samples have no MME subtask to score
+    node["type"] = "InstructionDataset"
     node.update(
         tokenizer=str(tiny.assets.llm),
         data_root=str(tiny.data),
@@ -157,8 +173,12 @@ def miniaturise(cfg: Config, tiny: Tiny) -> Config:
             _swap_model(value, tiny)
     for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
         for node in _walk(cfg.get(key)):
-            if node.get("type") == "InstructionDataset":
+            if node.get("type") in DATASET_TYPES:
                 _swap_dataset(node, tiny)
+    for spec in cfg.get("test_evaluator") or []:
+        if spec.get("type") == "LLMJudgeAccuracy":  # a fake judge: no judge model is loaded
+            spec.pop("judge_model", None)
+            spec["judge"] = lambda prompts: ["Yes"] * len(prompts)
     return cfg
 
 
@@ -168,7 +188,7 @@ def _datasets(cfg: Config) -> list[dict]:
         node
         for key in ("train_dataloader", "val_dataloader", "test_dataloader")
         for node in _walk(cfg.get(key))
-        if node.get("type") == "InstructionDataset"
+        if node.get("type") in DATASET_TYPES
     ]
 
 

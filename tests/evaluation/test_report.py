@@ -79,3 +79,18 @@ def test_predictions_jsonl(tmp_path):
     }
     assert lines[1] == {"pred_text": "yes", "gt_text": "no", "dataset": "d", "task_type": "vqa"}
     assert lines[2] == {"pred_text": "x", "score": 0.5, "bad": None}
+
+
+def test_lamm_detection_and_new_protocol_headers():
+    metrics = {
+        "voc2012/detection/recall@0.50": 25.0,
+        "voc2012/detection/prec_wocat@0.25": 100.0,
+        "docvqa/vqa/anls": 80.5,
+        "mme/vqa/perception": 1200.0,
+    }
+    headers = {t.title: [c.header for c in t.columns] for t in metric_tables(metrics)}
+    assert headers == {
+        "docvqa": ["VQA\nANLS"],
+        "mme": ["VQA\nPerception"],
+        "voc2012": ["Det.\nPrec@0.25 (no cls)", "Det.\nRecall@0.5"],
+    }

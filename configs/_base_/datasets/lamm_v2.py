@@ -2,8 +2,8 @@
 benchmarks of Table 1 — detection on PASCAL VOC, multiple-choice VQA on ScienceQA, captioning on
 Flickr30K, classification on CIFAR-10 and CelebA (hair colour, smile).
 
-Annotation files are LLaVA/LAMM-style JSON (docs/data_formats.md); paths are relative to
-``data_root``.
+The instruction file is LLaVA/LAMM-style JSON (docs/data_formats.md); the benchmarks are LAMM's
+released ``2D_Benchmark`` folder at ``data_root/benchmark_2d_root``.
 """
 
 from mmengine.config import read_base
@@ -29,33 +29,45 @@ _lamm_v2_train = dict(
     image_root=lamm_v2_images,
     name="lamm_v2",
 )
+_cifar10_classes = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+# The benchmark files as LAMM releases them (2D_Benchmark/meta_file/*.json), read by LAMM2DBenchmark.
 _lamm_v2_test = [
     dict(
         _instruction,
         template=_lamm_template,
+        type="LAMM2DBenchmark",
         data_root=data_root,
-        ann_file=f"{benchmark_2d_root}/{name}.json",
-        image_root=f"{benchmark_2d_root}/{name}_images",
-        default_task=task,
+        ann_file=f"{benchmark_2d_root}/meta_file/{file}",
+        image_root=benchmark_2d_root,
         name=name,
         test_mode=True,
+        **extra,
     )
-    for name, task in (
-        ("voc2012", "detection"),
-        ("scienceqa", "vqa"),
-        ("flickr30k", "caption"),
-        ("cifar10", "classification"),
-        ("celeba_hair", "classification"),
-        ("celeba_smile", "classification"),
+    for name, file, extra in (
+        ("voc2012", "Detection_VOC2012.json", {}),
+        ("scienceqa", "VQA_ScienceQA.json", {}),
+        ("flickr30k", "Caption_flickr30k.json", {}),
+        # LAMM's loader lists the classes, shuffled, after the question
+        ("cifar10", "Classification_CIFAR10.json", dict(class_names=list(_cifar10_classes))),
+        ("celeba_hair", "Facial_Classification_CelebA(Hair).json", {}),
+        ("celeba_smile", "Facial_Classification_CelebA(Smile).json", {}),
     )
 ]
 
 train_dataloader = dict(_train_loader, dataset=_lamm_v2_train)
 test_dataloader = dict(_test_loader, dataset=dict(type="ConcatDataset", datasets=_lamm_v2_test))
-# Octavius Table 1: Rec/Prec@0.5 of boxes parsed from text, Acc@1, CIDEr (with BLEU).
+# Octavius Table 1 with LAMM's protocols (docs/evaluation.md): detection recall/precision from
+# sentences, maximum matching, with and without the class, at IoU 0.5 and 0.25; ScienceQA option
+# parsing; CIDEr (with BLEU); CIFAR-10 and CelebA hair as LAMM_Classification scores them, CelebA
+# smile by LAMM's no/not rule.
 test_evaluator = [
-    dict(type="DetectionMetric", iou_thr=0.5),
-    dict(type="MultipleChoiceAccuracy", task_types=["vqa"]),
-    dict(type="CaptionMetric"),
-    dict(type="ClassificationAccuracy"),
+    dict(type="DetectionMetric", protocol="lamm", datasets=["voc2012"]),
+    dict(
+        type="MultipleChoiceAccuracy", protocol="lamm", task_types=["vqa"], datasets=["scienceqa"]
+    ),
+    dict(type="CaptionMetric", datasets=["flickr30k"]),
+    dict(type="ClassificationAccuracy", match="lamm", datasets=["cifar10", "celeba_hair"]),
+    dict(type="ClassificationAccuracy", match="lamm_smile", datasets=["celeba_smile"]),
 ]

@@ -18,18 +18,20 @@ train_dataloader = dict(
         names=["lamm_v2", "scan2inst"],
     ),
 )
-# Metrics choose samples by task type, and ScienceQA (multiple choice) and ScanQA (open answers,
-# scored like captions) are both "vqa": ScanQA is evaluated by the 3D config (octavius_3d.py).
+# Metrics choose their samples by dataset, so ScienceQA (multiple choice) and ScanQA (open
+# answers), both "vqa", are scored each by its own protocol.
 test_dataloader = dict(
     _test_loader,
-    dataset=dict(
-        type="ConcatDataset",
-        datasets=[*_lamm_v2_test, *(d for d in _scan2inst_test if d["name"] != "scanqa")],
-    ),
+    dataset=dict(type="ConcatDataset", datasets=[*_lamm_v2_test, *_scan2inst_test]),
 )
 test_evaluator = [
-    dict(type="DetectionMetric", iou_thr=0.5),
-    dict(type="MultipleChoiceAccuracy", task_types=["vqa"]),
-    dict(type="CaptionMetric"),
-    dict(type="ClassificationAccuracy"),
+    dict(type="DetectionMetric", protocol="lamm", datasets=["voc2012"]),
+    dict(
+        type="MultipleChoiceAccuracy", protocol="lamm", task_types=["vqa"], datasets=["scienceqa"]
+    ),
+    dict(type="CaptionMetric", task_types=["caption"]),
+    dict(type="ScanQAMetric", datasets=["scanqa"]),
+    dict(type="ClassificationAccuracy", match="lamm", datasets=["cifar10", "celeba_hair"]),
+    dict(type="ClassificationAccuracy", match="lamm_smile", datasets=["celeba_smile"]),
+    dict(type="ClassificationAccuracy", datasets=["scannet_cls", "shapenet"]),
 ]

@@ -4,7 +4,9 @@
 DocVQA, PathVQA open and closed.
 
 Leaves set ``train_dataloader.dataset.frequencies`` (e.g. ``[1, 1, 0]``); a frequency of 0 drops
-the dataset. Benchmarks are scored by exact-match accuracy of the normalised answer.
+the dataset. Benchmarks are scored by their papers' protocols (docs/evaluation.md): ChartQA by
+relaxed accuracy, DocVQA by ANLS, PathVQA by LLaVA-Med's open recall and closed accuracy; Tiny
+LVLM-eHub by exact match of the normalised answer.
 """
 
 from mmengine.config import read_base
@@ -59,4 +61,9 @@ test_dataloader = dict(
         ],
     ),
 )
-test_evaluator = [dict(type="VQAAccuracy", task_types=[])]
+test_evaluator = [
+    dict(type="VQAAccuracy", task_types=[], datasets=["tiny_lvlm_ehub"]),
+    dict(type="RelaxedAccuracy", task_types=[], datasets=["chartqa"]),
+    dict(type="ANLS", task_types=[], datasets=["docvqa"]),
+    dict(type="PathVQAMetric", task_types=[], datasets=["pathvqa_open", "pathvqa_closed"]),
+]

@@ -47,8 +47,10 @@ _scan2inst_test = [
 
 train_dataloader = dict(_train_loader, dataset=_scan2inst_train)
 test_dataloader = dict(_test_loader, dataset=dict(type="ConcatDataset", datasets=_scan2inst_test))
-# Octavius Table 2: BLEU-1 and CIDEr for captioning and for ScanQA's open answers, Acc@1.
+# Octavius Table 2: BLEU-1 and CIDEr for captioning; ScanQA's answers with ScanQAMetric (BLEU-1..4,
+# ROUGE-L, CIDEr, EM; METEOR with meteor=True and Java); Acc@1.
 test_evaluator = [
-    dict(type="CaptionMetric", task_types=["caption", "vqa"]),
+    dict(type="CaptionMetric", task_types=["caption"]),
+    dict(type="ScanQAMetric", datasets=["scanqa"]),
     dict(type="ClassificationAccuracy"),
 ]
