@@ -122,8 +122,8 @@ class RecordParser:
         task_ids: known task name → id; a sample with another task type is an error.
         task_definitions: definition text per task (overrides the built-in ones).
         default_task: task type of samples without ``task_type``; with ``None`` they are
-            ``"conversation"`` (LLaVA's instruction files have no task type) and
-            :attr:`defaulted` counts them.
+            ``"conversation"`` (LLaVA's instruction files have no task type); records say
+            ``task_defaulted``.
         box_suffix: file-name suffix of the instance-box file of a scene.
         add_missing_placeholder: prepend the placeholder to the first user turn when a sample
             has a modality but no placeholder (LAMM 3D files have none); otherwise that is an
@@ -144,8 +144,6 @@ class RecordParser:
     check_files: bool = True
     require_response: bool = True
     allow_xyz: bool = False
-    #: Samples so far whose task type came from ``default_task`` (or the fallback).
-    defaulted: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.scenes = SceneResolver(
@@ -176,7 +174,7 @@ class RecordParser:
         turns = self._placeholders(
             turns, {"image": len(images), "point_cloud": int(scene.point_path is not None)}
         )
-        task = self._task(raw)
+        task, defaulted = self._task(raw)
         definition = (
             raw.get("task_definition")
             or self.task_definitions.get(task)
@@ -195,6 +193,7 @@ class RecordParser:
             "scene_id": scene.scene_id,
             "object_id": scene.object_id,
             "task_type": task,
+            "task_defaulted": defaulted,
             "task_id": self.task_ids[task],
             "task_definition": str(definition),
             "extra": self._extra(raw),
@@ -282,11 +281,12 @@ class RecordParser:
             )
         return turns
 
-    def _task(self, raw: Mapping[str, Any]) -> str:
+    def _task(self, raw: Mapping[str, Any]) -> tuple[str, bool]:
+        """The sample's task and whether it came from the default (no ``task_type``)."""
         given = raw.get("task_type")
-        if not given:
+        defaulted = not given
+        if defaulted:
             given = self.default_task or FALLBACK_TASK
-            self.defaulted += 1
         task = normalize_task(given)
         if task not in self.task_ids:
             raise DataError(
@@ -294,7 +294,7 @@ class RecordParser:
                 f"task type {given!r} is not one of the known tasks {sorted(self.task_ids)}; "
                 "add it to the dataset's `tasks`.",
             )
-        return task
+        return task, defaulted
 
     @staticmethod
     def _extra(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -151,10 +151,17 @@ def iter_dataset_configs(cfg: Mapping[str, Any]) -> Iterator[tuple[str, dict[str
     from octavius.data.instruction_dataset import InstructionDataset
     from octavius.registry import DATASETS
 
+    def dataset_class(kind: Any) -> Any:
+        if not isinstance(kind, str):
+            return kind
+        try:
+            return DATASETS.get(kind)
+        except KeyError:  # samplers, collate functions: not datasets
+            return None
+
     def walk(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
         if isinstance(node, Mapping):
-            kind = node.get("type")
-            cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+            cls = dataset_class(node.get("type"))
             if isinstance(cls, type) and issubclass(cls, InstructionDataset):
                 yield where, dict(node)
                 return
@@ -189,10 +196,10 @@ def check_dataset(where: str, dataset_cfg: Mapping[str, Any]) -> DatasetCheck:
         return check
     check.skipped = list(dataset.skip_log.errors)
     check.max_length = dataset.encoder.max_length
-    check.defaulted = dataset.parser.defaulted
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         check.counts[info["task_type"]] += 1
+        check.defaulted += bool(info.get("task_defaulted"))
         if info.get("num_tokens") is not None:
             check.lengths.append(int(info["num_tokens"]))
     return check
@@ -207,7 +214,8 @@ def check_path_variables(cfg: Mapping[str, Any], names: Sequence[str] | None = N
         value = cfg.get(name)
         if not isinstance(value, str) or Path(value).expanduser().exists():
             continue
-        users = [key for key, text in _strings(cfg, "") if key != name and text.startswith(value)]
+        tree = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
+        users = [key for key, text in _strings(tree, "") if key != name and text.startswith(value)]
         used = f"; used by {', '.join(users)}" if users else ""
         problems.append(f"{name} = {value!r} does not exist{used}")
     return problems

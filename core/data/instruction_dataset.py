@@ -175,9 +175,10 @@ class InstructionDataset(BaseDataset):
             record["dataset"] = self.name
             records.append(record)
         self.skip_log.report(kept=len(records))
-        if self.parser.defaulted and self.parser.default_task is None:
+        defaulted = sum(bool(r.get("task_defaulted")) for r in records)
+        if defaulted and self.parser.default_task is None:
             data_logger().info(
-                f"{source}: {self.parser.defaulted} sample(s) have no 'task_type'; they are "
+                f"{source}: {defaulted} sample(s) have no 'task_type'; they are "
                 f"'{FALLBACK_TASK}' samples, the task of LLaVA-style data (set the dataset's "
                 "default_task to choose another)."
             )

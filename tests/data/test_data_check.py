@@ -36,7 +36,7 @@ def _config(tmp_path: Path, tokenizer_path: str, ann: str) -> Path:
                 f"data_root = {str(tmp_path)!r}",
                 "train_dataloader = dict(batch_size=1, dataset=dict(type='InstructionDataset',",
                 f"    ann_file={ann!r}, tokenizer='{{{{llm_path}}}}', data_root='{{{{data_root}}}}',",
-                "    image_root='images', max_length=48))",
+                "    image_root='images', max_length=96))",
             ]
         ),
         encoding="utf-8",
@@ -78,7 +78,7 @@ def test_deliberate_errors_are_all_listed_and_fail(tmp_path, tokenizer_path, cap
     assert "tasks: conversation 1, vqa 1" in out
     assert "task type from the dataset's default: 1 sample(s)" in out
     assert "missing files: 1" in out and "missing.png" in out
-    assert "max_length 48" in out and "0-63" in out
+    assert "max_length 96" in out and "0-63" in out
     assert (
         out.strip().splitlines()[-1].startswith("FAILED: 1 dataset(s), 2 sample(s) kept, 4 skipped")
     )

@@ -18,7 +18,7 @@ benchmark_2d_root = "benchmarks_2d"
 
 _lamm_v2_train = dict(
     _instruction,
-    data_root=data_root,
+    data_root="{{data_root}}",
     ann_file=lamm_v2_ann,
     image_root=lamm_v2_images,
     name="lamm_v2",
@@ -26,7 +26,7 @@ _lamm_v2_train = dict(
 _lamm_v2_test = [
     dict(
         _instruction,
-        data_root=data_root,
+        data_root="{{data_root}}",
         ann_file=f"{benchmark_2d_root}/{name}.json",
         image_root=f"{benchmark_2d_root}/{name}_images",
         default_task=task,

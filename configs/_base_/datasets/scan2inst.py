@@ -16,7 +16,7 @@ scan2inst_ann = "scan2inst/meta_file/scan2inst_train.json"
 scan2inst_points = "scan2inst/points"
 benchmark_3d_root = "benchmarks_3d"
 
-_scan = dict(_instruction, data_root=data_root, point_root=scan2inst_points)
+_scan = dict(_instruction, data_root="{{data_root}}", point_root=scan2inst_points)
 _scan2inst_train = dict(
     _scan, ann_file=scan2inst_ann, add_missing_placeholder=True, name="scan2inst"
 )

@@ -17,10 +17,10 @@ clip_path = "checkpoints/clip-vit-large-patch14"  # openai/clip-vit-large-patch1
 
 model = dict(
     type="MultimodalLLM",
-    llm=llm_path,
+    llm="{{llm_path}}",
     encoders=dict(
         # Penultimate-layer patch tokens, as LLaVA/LAMM; the paper does not name the layer.
-        image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2),
+        image=dict(type="CLIPImageEncoder", pretrained="{{clip_path}}", feature_layer=-2),
     ),
     projector="LinearProjector",  # f^proj of eq. 4
     adapters=adapters,  # 4 rank-32 LoRA experts on q/k/v/o, global top-2 instance gate
