@@ -3,7 +3,7 @@
 LoRA-MoE (eq. 3): rank-32 LoRA experts on q/k/v/o of every decoder layer, one instance-based gate
 for the whole model choosing the top-2 experts from the question ``z^qu``; 4 experts for 2D
 (Table 5). Only the experts, the gate and the projector train. The LLM loads in float32; on GPUs
-add ``dtype="bfloat16"`` with ``llm=dict(pretrained=llm_path, dtype=...)`` or train with ``--amp``.
+add ``dtype="bfloat16"`` with ``llm=dict(pretrained="{{llm_path}}", dtype=...)`` or train with ``--amp``.
 """
 
 from mmengine.config import read_base
