@@ -132,6 +132,7 @@ class RecordParser:
             have the right shape (headers only) while parsing.
         require_response: the conversation must end with an assistant turn (training).
         allow_xyz: accept ``(N, 3)`` xyz-only point files (LAMM's ShapeNet clouds); colours 0.
+        feature_root: scenes are LAMM's precomputed object features under this root.
     """
 
     image_root: Path
@@ -144,10 +145,11 @@ class RecordParser:
     check_files: bool = True
     require_response: bool = True
     allow_xyz: bool = False
+    feature_root: Path | None = None
 
     def __post_init__(self) -> None:
         self.scenes = SceneResolver(
-            self.point_root, self.box_suffix, self.allow_xyz, self.check_files
+            self.point_root, self.box_suffix, self.allow_xyz, self.check_files, self.feature_root
         )
 
     def parse(self, raw: Any, source: str, line: int | str) -> dict[str, Any]:
@@ -192,6 +194,7 @@ class RecordParser:
             "boxes": raw.get("boxes"),
             "scene_id": scene.scene_id,
             "object_id": scene.object_id,
+            "object_name": scene.object_name,
             "task_type": task,
             "task_defaulted": defaulted,
             "task_id": self.task_ids[task],

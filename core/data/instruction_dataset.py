@@ -59,6 +59,9 @@ class InstructionDataset(BaseDataset):
         box_suffix: instance-box file of a scene: ``<point_root>/<scene_id><box_suffix>``.
             Scenes in mmdet3d's ScanNet layout (``<scene_id>_vert.npy`` …) are found without it.
         allow_xyz: accept ``(N, 3)`` xyz-only point files (LAMM's ShapeNet clouds); colours 0.
+        feature_root: read 3D scenes as LAMM's precomputed object features under this directory
+            (``lamm_scannet_tr3d/``, ``lamm_scannet_gt/``), relative to ``data_root``; the
+            point-cloud items then carry ``roi_features`` instead of ``points``.
         add_missing_placeholder: put the placeholder before the first question when a sample
             with a modality has none (LAMM 3D files); otherwise that is an error.
         image_processor: preprocess images in the workers with this processor config (else the
@@ -87,6 +90,7 @@ class InstructionDataset(BaseDataset):
         default_task: str | None = None,
         box_suffix: str = "_boxes.npy",
         allow_xyz: bool = False,
+        feature_root: str | None = None,
         add_missing_placeholder: bool = False,
         image_processor: str | None = None,
         color_range: str = "auto",
@@ -122,6 +126,7 @@ class InstructionDataset(BaseDataset):
             default_task=default_task,
             box_suffix=box_suffix,
             allow_xyz=allow_xyz,
+            feature_root=root / feature_root if feature_root else None,
             add_missing_placeholder=add_missing_placeholder,
             check_files=validate,
             require_response=not test_mode,

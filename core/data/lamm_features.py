@@ -30,7 +30,10 @@ from octavius.data.safe_pickle import load_feature_pickle
 
 __all__ = [
     "CACHE_LIST_KEYS",
+    "GT_SOURCE",
+    "SCENE_SOURCE",
     "ObjectFeatures",
+    "feature_paths",
     "load_feature_cache",
     "read_object_features",
     "read_scene_features",
@@ -45,6 +48,10 @@ CACHE_LIST_KEYS = (
     "vision_pos_3d_ref_list",
     "vision_pos_3d_scene_prop_list",
 )
+#: Feature folders of a scene's detected proposals and of the ground-truth objects.
+SCENE_SOURCE = "lamm_scannet_tr3d"
+GT_SOURCE = "lamm_scannet_gt"
+
 _CACHE_ARRAYS = {
     "vision_embeds_3d_ref_list": 1,  # (d,)
     "vision_embeds_3d_scene_prop_list": 2,  # (m, d)
@@ -104,8 +111,20 @@ def _object(root: Path, source: str, scene_id: str, stem: str) -> tuple[np.ndarr
     return feature, _corner_box(root / source / "bbox" / scene_id / f"{stem}.npy")
 
 
+def feature_paths(
+    root: str | Path, source: str, scene_id: str, object_id: int, object_name: str
+) -> tuple[Path, Path]:
+    """The feature and box files of one object (spaces in the name are ``_`` in file names)."""
+    stem = f"{object_id}-{'_'.join(str(object_name).split(' '))}"
+    root = Path(root) / source
+    return (
+        root / "ins_pc_feat" / scene_id / f"{stem}.npy",
+        root / "bbox" / scene_id / f"{stem}.npy",
+    )
+
+
 def read_scene_features(
-    root: str | Path, scene_id: str, source: str = "lamm_scannet_tr3d"
+    root: str | Path, scene_id: str, source: str = SCENE_SOURCE
 ) -> ObjectFeatures:
     """Every proposal of ``scene_id`` (sorted file names, as LAMM's loader orders them).
 
@@ -140,10 +159,11 @@ def read_object_features(
     scene_id: str,
     object_id: int,
     object_name: str,
-    source: str = "lamm_scannet_gt",
+    source: str = GT_SOURCE,
 ) -> ObjectFeatures:
     """The ground-truth object a sample is about: ``<object_id>-<object_name>.npy`` (one row)."""
-    stem = f"{object_id}-{'_'.join(str(object_name).split(' '))}"
+    feature_path, _ = feature_paths(root, source, scene_id, object_id, object_name)
+    stem = feature_path.stem
     feature, box = _object(Path(root), source, scene_id, stem)
     return ObjectFeatures(features=feature[None], boxes=box[None], names=(stem,))
 

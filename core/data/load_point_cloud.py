@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from octavius.data.errors import DataError
+from octavius.data.lamm_features import read_object_features, read_scene_features
 from octavius.data.point_io import load_boxes, load_points
 from octavius.data.scannet_scene import SCANNET_SUFFIXES, load_scannet_scene
 from octavius.registry import TRANSFORMS
@@ -32,7 +33,10 @@ class LoadPointCloud:
 
     Scenes in mmdet3d's ScanNet layout (``results['point_format'] == 'scannet'``) are read with
     :func:`~octavius.data.scannet_scene.load_scannet_scene`: aligned points, aligned boxes, and for
-    an ``object_id`` the extent of that object's labelled vertices.
+    an ``object_id`` the extent of that object's labelled vertices. LAMM's precomputed features
+    (``'lamm_features'``) give ``dict(roi_features=(m, d), boxes=(m, 6), scene_id=str,
+    use_instance_boxes=bool)`` instead: the sample's ground-truth object alone when it names one
+    (Octavius's classification and description samples), else every proposal of the scene.
 
     Args:
         color_range: colour scale of the files: ``"0-1"``, ``"0-255"`` or ``"auto"``.
@@ -53,6 +57,9 @@ class LoadPointCloud:
             results["point_clouds"] = []
             return results
         object_id = results.get("object_id")
+        if results.get("point_format") == "lamm_features":
+            results["point_clouds"] = [self._lamm_features(results)]
+            return results
         if results.get("point_format") == "scannet":
             points, boxes = self._scannet(path, object_id)
         else:
@@ -73,6 +80,22 @@ class LoadPointCloud:
             }
         ]
         return results
+
+    @staticmethod
+    def _lamm_features(results: dict[str, Any]) -> dict[str, Any]:
+        """LAMM's features: the sample's object alone when it names one, else every proposal."""
+        root, scene_id = results["point_path"], results["scene_id"]
+        object_id = results.get("object_id")
+        if object_id is not None:
+            found = read_object_features(root, scene_id, object_id, results["object_name"])
+        else:
+            found = read_scene_features(root, scene_id)
+        return {
+            "roi_features": torch.from_numpy(found.features),
+            "boxes": torch.from_numpy(found.boxes),
+            "scene_id": scene_id,
+            "use_instance_boxes": object_id is not None,
+        }
 
     @staticmethod
     def _instance_row(boxes: np.ndarray | None, object_id: int) -> np.ndarray:

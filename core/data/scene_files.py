@@ -9,6 +9,11 @@ A sample names its scene with ``scene_id`` (LAMM 3D, Scan2Inst) or its file with
   ``_ins_label.npy``, … — :mod:`octavius.data.scannet_scene`), found when there is no
   ``<scene_id>.npy``; ``object_id`` is then the ScanNet object id (ScanRefer / Scan2Cap / Scan2Inst
   numbering), whose box is the extent of its labelled vertices.
+
+With ``feature_root`` set, scenes are LAMM's precomputed object features instead
+(:mod:`octavius.data.lamm_features`): the scene's proposals, or for a sample with ``object_id``
+and ``object_name`` that ground-truth object alone, as Octavius's encoder uses them
+(OpenGVLab/LAMM ``src/model/Octavius/octavius.py``, ``encode_pcl``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from octavius.data.errors import DataError
+from octavius.data.lamm_features import GT_SOURCE, SCENE_SOURCE, feature_paths
 from octavius.data.point_io import check_boxes_file, check_points_file
 from octavius.data.scannet_scene import (
     SCANNET_SUFFIXES,
@@ -33,13 +39,15 @@ _POINT_KEYS = ("point_cloud", "pcl")
 
 @dataclass(frozen=True)
 class SceneRef:
-    """Where a sample's point cloud is: ``point_format`` is ``"npy"`` or ``"scannet"``."""
+    """Where a sample's point cloud is: ``point_format`` ``"npy"``, ``"scannet"`` or
+    ``"lamm_features"`` (then ``point_path`` is the feature root)."""
 
     point_path: str | None = None
     boxes_path: str | None = None
     scene_id: str | None = None
     object_id: int | None = None
     point_format: str = "npy"
+    object_name: str | None = None
 
 
 @dataclass
@@ -51,12 +59,14 @@ class SceneResolver:
         box_suffix: file-name suffix of a scene's instance boxes (the ``.npy`` layout).
         allow_xyz: accept ``(N, 3)`` xyz-only point files (colours then 0).
         check_files: check existence and array shapes (headers only) while resolving.
+        feature_root: read scenes as LAMM's precomputed features under this root.
     """
 
     point_root: Path
     box_suffix: str = "_boxes.npy"
     allow_xyz: bool = False
     check_files: bool = True
+    feature_root: Path | None = None
 
     def resolve(self, raw: Any) -> SceneRef:
         """The :class:`SceneRef` of one raw sample (empty for a sample without a point cloud).
@@ -80,6 +90,8 @@ class SceneResolver:
                 "malformed_sample",
                 f"'object_id' must be a non-negative integer, got {object_id!r}.",
             )
+        if self.feature_root is not None and explicit is None:
+            return self._features(scene_id, object_id, raw.get("object_name"))
         if (
             explicit is None
             and not (self.point_root / f"{scene_id}.npy").is_file()
@@ -137,6 +149,31 @@ class SceneResolver:
             scene_id,
             object_id,
             "scannet",
+        )
+
+    def _features(self, scene_id: str, object_id: int | None, name: Any) -> SceneRef:
+        root = Path(self.feature_root)
+        if object_id is not None and not name:
+            raise DataError(
+                "malformed_sample",
+                f"'object_id' {object_id} needs 'object_name' to find LAMM's feature file "
+                f"{GT_SOURCE}/ins_pc_feat/{scene_id}/{object_id}-<object_name>.npy.",
+            )
+        if self.check_files:
+            scene_dir = root / SCENE_SOURCE / "ins_pc_feat" / scene_id
+            if not scene_dir.is_dir():
+                raise DataError("missing_features", f"no feature directory {scene_dir}")
+            if object_id is not None:
+                for path in feature_paths(root, GT_SOURCE, scene_id, object_id, str(name)):
+                    if not path.is_file():
+                        raise DataError("missing_features", f"feature file not found: {path}")
+        return SceneRef(
+            str(root),
+            None,
+            scene_id,
+            object_id,
+            "lamm_features",
+            None if name is None else str(name),
         )
 
 

@@ -9,6 +9,7 @@ LAMM writes with ``pickle.dump``.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import pickle
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from octavius.data import DataError
+from octavius.data import DataError, InstructionDataset
 from octavius.data.lamm_features import (
     load_feature_cache,
     read_object_features,
@@ -159,3 +160,41 @@ def test_numpy_arrays_round_trip_in_every_protocol(tmp_path, protocol):
     loaded = load_feature_pickle(path)
     np.testing.assert_array_equal(loaded["a"], value["a"])
     assert loaded["b"] == [3, (1, "x")]
+
+
+def test_scan2inst_samples_read_the_features(tmp_path, tokenizer_path):
+    """Octavius's encode_pcl: object samples get their object's feature, VQA3D the proposals."""
+    features = tmp_path / "3D_Instruct"
+    _write_object(
+        features, "lamm_scannet_tr3d", "scene0000_00", "0-chair", 0.5, [1, 1, 0], [2, 3, 1]
+    )
+    _write_object(
+        features, "lamm_scannet_tr3d", "scene0000_00", "1-table", 1.0, [0, 0, 0], [2, 1, 1]
+    )
+    _write_object(
+        features, "lamm_scannet_gt", "scene0000_00", "3-office_chair", 2.0, [0, 0, 0], [1, 1, 2]
+    )
+    conversation = [{"from": "human", "value": "What is it?"}, {"from": "gpt", "value": "A chair."}]
+    samples = [
+        {"scene_id": "scene0000_00", "object_id": 3, "object_name": "office chair",
+         "task_type": "classification3d", "conversations": conversation},
+        {"scene_id": "scene0000_00", "task_type": "VQA3D", "conversations": conversation},
+        {"scene_id": "scene0000_00", "object_id": 5, "object_name": "lamp",
+         "task_type": "description3d", "conversations": conversation},
+    ]  # fmt: skip
+    ann = tmp_path / "scan2inst_train.json"
+    ann.write_text(json.dumps(samples[:2]), encoding="utf-8")
+    kwargs = dict(
+        tokenizer=tokenizer_path, data_root=str(tmp_path), feature_root="3D_Instruct",
+        add_missing_placeholder=True,
+    )  # fmt: skip
+    ds = InstructionDataset("scan2inst_train.json", **kwargs)
+    obj, scene = ds[0]["point_clouds"][0], ds[1]["point_clouds"][0]
+    assert obj["use_instance_boxes"] and obj["roi_features"].shape == (1, 768)
+    np.testing.assert_allclose(obj["roi_features"].numpy(), 2.0)
+    np.testing.assert_allclose(obj["boxes"].numpy(), [[0.5, 0.5, 1.0, 1.0, 1.0, 2.0]])
+    assert not scene["use_instance_boxes"] and scene["roi_features"].shape == (2, 768)
+    np.testing.assert_allclose(scene["roi_features"][:, 0].numpy(), [0.5, 1.0])
+    ann.write_text(json.dumps(samples[2:]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"scan2inst_train\.json:#0.*5-lamp\.npy"):
+        InstructionDataset("scan2inst_train.json", **kwargs)

@@ -231,5 +231,7 @@ def test_truncated_ply_is_a_named_error(tmp_path):
     scan = _write_raw_scan(tmp_path)
     ply = scan / "scene0000_00_vh_clean_2.ply"
     ply.write_bytes(ply.read_bytes()[:-40])
-    with pytest.raises(DataError, match=r"scene0000_00_vh_clean_2\.ply.*ends inside the vertex data"):
+    with pytest.raises(
+        DataError, match=r"scene0000_00_vh_clean_2\.ply.*ends inside the vertex data"
+    ):
         read_ply_vertices(ply)
