@@ -185,6 +185,11 @@ def check_dataset(where: str, dataset_cfg: Mapping[str, Any]) -> DatasetCheck:
     name = str(node.get("name") or Path(str(node.get("ann_file", ""))).stem)
     check = DatasetCheck(where=where, name=name, ann_file=ann_file)
     node.update(on_error="skip", validate=True, lazy_init=False, serialize_data=False)
+    tokenizer = node.get("tokenizer")
+    if isinstance(tokenizer, (str, Path)) and not Path(tokenizer).expanduser().exists():
+        # Not looked up on a model hub: the check runs offline and says what is missing.
+        check.fatal = f"{where}.tokenizer: tokenizer directory not found: {tokenizer}"
+        return check
     try:
         dataset = DATASETS.build(node)
     except DataError as err:
@@ -215,8 +220,13 @@ def check_path_variables(cfg: Mapping[str, Any], names: Sequence[str] | None = N
         if not isinstance(value, str) or Path(value).expanduser().exists():
             continue
         tree = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
-        users = [key for key, text in _strings(tree, "") if key != name and text.startswith(value)]
-        used = f"; used by {', '.join(users)}" if users else ""
+        users = [
+            key
+            for key, text in _strings(tree, "")
+            if key != name and not key.startswith("_") and text.startswith(value)
+        ]
+        more = f" and {len(users) - 4} more" if len(users) > 4 else ""
+        used = f"; used by {', '.join(users[:4])}{more}" if users else ""
         problems.append(f"{name} = {value!r} does not exist{used}")
     return problems
 
