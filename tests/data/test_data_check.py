@@ -131,3 +131,14 @@ def test_quickstart_config_passes(tmp_path, capsys):
     assert last.startswith("OK: 4 dataset(s)") and "0 skipped" in last
     train_2d = json.loads((tmp_path / "data" / "annotations" / "2d_train.json").read_text())
     assert f"kept {len(train_2d)}, skipped 0" in out
+
+
+def test_tokenizer_pointing_nowhere_is_reported_not_downloaded(tmp_path, tokenizer_path, capsys):
+    _images(tmp_path)
+    write_jsonl(tmp_path / "good.jsonl", [_sample("a", "red.png")])
+    cfg = _config(tmp_path, tokenizer_path, "good.jsonl")
+    code = main(["data", "check", str(cfg), "--cfg-options", "llm_path=no/such-llm"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "path error: llm_path = 'no/such-llm' does not exist" in out
+    assert "train_dataloader.dataset.tokenizer: tokenizer directory not found: no/such-llm" in out
