@@ -6,6 +6,11 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.octavius-installed
 STAMP_3D := $(VENV)/.octavius-3d-installed
 PYTEST_ARGS ?= -n 2 --dist loadfile
+# Prebuilt mmcv / MinkowskiEngine wheels (fast path); without them install-3d builds both from
+# their PyPI sources once (about 17 minutes on 2 cores) into WHEEL_CACHE (default:
+# ~/.cache/octavius/wheels/<python>-torch<version>, see .ci/install_3d.sh).
+WHEELS_DIR ?= ../shared/wheels
+WHEEL_CACHE ?=
 
 .PHONY: install install-3d quickstart test lint format clean
 
@@ -19,8 +24,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(STAMP_3D): $(STAMP) .ci/install_3d.sh
-	PYTHON=$(PY) bash .ci/install_3d.sh
-	touch $(STAMP_3D)
+	PYTHON=$(PY) WHEELS_DIR=$(WHEELS_DIR) $(if $(WHEEL_CACHE),WHEEL_CACHE=$(WHEEL_CACHE)) bash .ci/install_3d.sh
+	test "$(DRY_RUN)" = 1 || touch $(STAMP_3D)
 
 install-3d: $(STAMP_3D)
 

@@ -1,4 +1,4 @@
-"""``python -m octavius``: list registered components and print resolved configs."""
+"""``python -m octavius``: list registered components, print resolved configs, check data."""
 
 from __future__ import annotations
 
@@ -79,6 +79,17 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    """Check every dataset of a config (counts, skipped samples, missing files, lengths)."""
+    from octavius.config import load_config
+    from octavius.data.data_check import check_config
+
+    cfg = load_config(args.config, args.cfg_options)
+    report = check_config(cfg, prepare=not args.no_prepare)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m octavius``."""
     from mmengine.config import DictAction
@@ -93,17 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     p_cfg.add_argument("config", help="config file")
     p_cfg.add_argument("--cfg-options", nargs="+", action=DictAction, help="key=value overrides")
     p_cfg.set_defaults(func=cmd_config)
+    p_data = sub.add_parser("data", help="instruction data tools").add_subparsers(
+        dest="data_command", required=True
+    )
+    p_check = p_data.add_parser("check", help="validate every dataset of a config, no training")
+    p_check.add_argument("config", help="config file")
+    p_check.add_argument("--cfg-options", nargs="+", action=DictAction, help="key=value overrides")
+    p_check.add_argument(
+        "--no-prepare", action="store_true", help="do not build the config's quickstart assets"
+    )
+    p_check.set_defaults(func=cmd_data_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse arguments, run the sub-command, turn known errors into messages."""
-    from octavius.config import ConfigKeyError
+    from octavius.config import ConfigKeyError, ConfigPlaceholderError
     from octavius.registry import UnknownComponentError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UnknownComponentError, ConfigKeyError, FileNotFoundError) as err:
+    except (
+        UnknownComponentError,
+        ConfigKeyError,
+        ConfigPlaceholderError,
+        FileNotFoundError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -5,14 +5,22 @@ so a misspelled ``train_dataloder`` would be ignored and the run would silently 
 every top-level key is checked against the keys the tools read: a key close to an accepted one is
 an error that names both; any other unknown key is reported as a config variable (configs use
 top-level variables such as ``llm_path`` to share values between sections).
+
+Fields that use a top-level variable write it as a placeholder, ``"{{llm_path}}"`` (also inside a
+longer string: ``"{{data_root}}/images"``). Placeholders are resolved after ``--cfg-options`` are
+merged, so ``--cfg-options llm_path=/weights/vicuna`` reaches every field that uses it — a plain
+``model.llm = llm_path`` in a Python config would copy the value at load time and ignore the
+override. The documented path variables are :data:`PATH_VARIABLES`.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from mmengine.config import Config, DictAction
 
@@ -68,6 +76,74 @@ OCTAVIUS_KEYS = frozenset(
         "config_variables",  # names of top-level variables, declared to silence the report
     }
 )
+
+
+#: Top-level variables naming where weights and data are; ``--cfg-options llm_path=...`` etc.
+PATH_VARIABLES = ("llm_path", "clip_path", "point_bert_path", "data_root", "roi_root")
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class ConfigPlaceholderError(KeyError):
+    """A ``{{name}}`` placeholder that names no top-level variable (or a cycle of them)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _variable(cfg: Config, name: str, where: str, source: str, seen: tuple[str, ...]) -> str:
+    if name in seen:
+        chain = " -> ".join((*seen, name))
+        raise ConfigPlaceholderError(f"{source}: placeholders form a cycle: {chain}.")
+    if name not in cfg:
+        known = sorted(k for k in cfg if isinstance(cfg[k], (str, int, float)))
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigPlaceholderError(
+            f"{source}: {where} uses the placeholder {{{{{name}}}}} but the config has no "
+            f"top-level variable '{name}'.{hint}"
+        )
+    value = cfg[name]
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ConfigPlaceholderError(
+            f"{source}: {where} uses {{{{{name}}}}}, but '{name}' is a "
+            f"{type(value).__name__}; placeholders stand for strings or numbers."
+        )
+    return _substitute(cfg, str(value), name, source, (*seen, name))
+
+
+def _substitute(cfg: Config, text: str, where: str, source: str, seen: tuple[str, ...]) -> str:
+    return _PLACEHOLDER.sub(lambda m: _variable(cfg, m.group(1), where, source, seen), text)
+
+
+def resolve_placeholders(cfg: Config) -> Config:
+    """Replace every ``{{name}}`` inside the config's strings by the top-level variable ``name``.
+
+    Runs after ``--cfg-options`` are merged, so an override of ``llm_path`` reaches every field
+    written as ``"{{llm_path}}"`` (or ``"{{data_root}}/images"``). Top-level variables may use
+    placeholders themselves; they are resolved first.
+
+    Raises:
+        ConfigPlaceholderError: naming the key that uses an unknown variable, or a cycle.
+    """
+    source = getattr(cfg, "filename", None) or "<config>"
+
+    def walk(node: Any, where: str) -> Any:
+        if isinstance(node, str):
+            return _substitute(cfg, node, where, source, ()) if "{{" in node else node
+        if isinstance(node, dict):
+            for key in list(node):
+                node[key] = walk(node[key], f"{where}.{key}" if where else str(key))
+            return node
+        if isinstance(node, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        if isinstance(node, tuple):
+            return tuple(walk(v, f"{where}[{i}]") for i, v in enumerate(node))
+        return node
+
+    for key in list(cfg.keys()):
+        cfg[key] = walk(cfg[key], key)
+    return cfg
 
 
 class ConfigKeyError(KeyError):
@@ -126,11 +202,12 @@ def load_config(
     cfg_options: dict | None = None,
     extra_keys: Sequence[str] = (),
 ) -> Config:
-    """Load a config file, apply ``--cfg-options`` overrides and check its keys.
+    """Load a config file, apply ``--cfg-options`` overrides, resolve placeholders, check keys.
 
     Raises:
         FileNotFoundError: naming the path when it does not exist.
         ConfigKeyError: for a misspelled top-level key.
+        ConfigPlaceholderError: for a ``{{name}}`` naming no top-level variable.
     """
     path = Path(path)
     if not path.is_file():
@@ -138,6 +215,7 @@ def load_config(
     cfg = Config.fromfile(str(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    resolve_placeholders(cfg)
     cfg.setdefault("default_scope", "octavius")
     check_top_level_keys(cfg, extra_keys)
     return cfg
@@ -145,11 +223,14 @@ def load_config(
 
 __all__ = [
     "OCTAVIUS_KEYS",
+    "PATH_VARIABLES",
     "RUNNER_KEYS",
     "ConfigKeyError",
+    "ConfigPlaceholderError",
     "DictAction",
     "UnknownConfigKeyWarning",
     "accepted_keys",
     "check_top_level_keys",
     "load_config",
+    "resolve_placeholders",
 ]

@@ -10,6 +10,8 @@ test_dataloader = dict(
     _test_loader,
     dataset=dict(
         type="ConcatDataset",
-        datasets=[dict(d, tokenizer=llm_path, data_root=data_root) for d in _seen_test_sets],
+        datasets=[
+            dict(d, tokenizer="{{llm_path}}", data_root="{{data_root}}") for d in _seen_test_sets
+        ],
     ),
 )

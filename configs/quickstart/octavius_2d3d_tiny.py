@@ -20,11 +20,11 @@ with read_base():
     from ..octavius_2d3d import *
 
 cache_root = ".cache/quickstart"
-llm_path = f"{cache_root}/assets/llama"
-clip_path = f"{cache_root}/assets/clip"
-point_bert_path = f"{cache_root}/assets/point_bert.safetensors"
-roi_root = f"{cache_root}/rois"
-data_root = f"{cache_root}/data"
+llm_path = "{{cache_root}}/assets/llama"
+clip_path = "{{cache_root}}/assets/clip"
+point_bert_path = "{{cache_root}}/assets/point_bert.safetensors"
+roi_root = "{{cache_root}}/rois"
+data_root = "{{cache_root}}/data"
 
 # The Point-BERT weights are built with these sizes; the encoder below loads them.
 _tiny_point_bert = dict(
@@ -38,9 +38,9 @@ _tiny_point_bert = dict(
     num_points=128,
 )
 quickstart = dict(
-    tiny_assets=dict(root=f"{cache_root}/assets", point_bert=_tiny_point_bert),
+    tiny_assets=dict(root="{{cache_root}}/assets", point_bert=_tiny_point_bert),
     synthetic=dict(
-        out_dir=data_root,
+        out_dir="{{data_root}}",
         num_images=240,
         num_scenes=60,
         difficulty="easy",
@@ -48,16 +48,16 @@ quickstart = dict(
         # Open counting questions are left out: every "vqa" sample is then multiple choice.
         tasks=["detection", "vqa", "caption", "classification"],
     ),
-    rois=dict(out_dir=roi_root),
+    rois=dict(out_dir="{{roi_root}}"),
     test_after_train=True,
 )
 
-model.llm = llm_path
-model.encoders.image.pretrained = clip_path
+model.llm = "{{llm_path}}"
+model.encoders.image.pretrained = "{{clip_path}}"
 model.encoders.point_cloud = dict(
     type="ObjectAsSceneEncoder",
-    point_encoder=dict(type="PointBERT", checkpoint=point_bert_path, **_tiny_point_bert),
-    roi_source=dict(type="PrecomputedRoISource", root=roi_root),
+    point_encoder=dict(type="PointBERT", checkpoint="{{point_bert_path}}", **_tiny_point_bert),
+    roi_source=dict(type="PrecomputedRoISource", root="{{roi_root}}"),
     num_rois=4,
     points_per_roi=32,
     num_queries=4,
@@ -72,9 +72,9 @@ model.generation = dict(max_new_tokens=72)  # the longest answer: 3D detection, 
 
 _tiny_data = dict(
     type="InstructionDataset",
-    tokenizer=llm_path,
+    tokenizer="{{llm_path}}",
     template=dict(type="VicunaV1"),
-    data_root=data_root,
+    data_root="{{data_root}}",
     max_length=1024,
     modality_tokens=dict(image=16, point_cloud=4),
     serialize_data=False,  # one process: nothing to share with loader workers

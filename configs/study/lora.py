@@ -44,7 +44,7 @@ quickstart = dict(
 model.projector = "LinearProjector"
 model.encoders.point_cloud = dict(
     type="ObjectAsSceneEncoder",
-    point_encoder=dict(type="PointBERT", checkpoint=point_bert_path, **_tiny_point_bert),
+    point_encoder=dict(type="PointBERT", checkpoint="{{point_bert_path}}", **_tiny_point_bert),
     roi_source=dict(type="GTBoxRoISource"),
     num_rois=4,
     points_per_roi=32,

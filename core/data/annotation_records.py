@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from octavius.data.errors import DataError
-from octavius.data.point_io import check_boxes_file, check_points_file
-from octavius.data.tasks import TASK_DEFINITIONS, normalize_task
+from octavius.data.scene_files import SceneResolver
+from octavius.data.tasks import FALLBACK_TASK, TASK_DEFINITIONS, normalize_task
 from octavius.data.tokenizer import PLACEHOLDERS
 
 __all__ = ["RecordParser", "Turn", "iter_annotation_file"]
@@ -121,7 +121,9 @@ class RecordParser:
             instance boxes.
         task_ids: known task name → id; a sample with another task type is an error.
         task_definitions: definition text per task (overrides the built-in ones).
-        default_task: task type of samples without ``task_type``; ``None`` makes it required.
+        default_task: task type of samples without ``task_type``; with ``None`` they are
+            ``"conversation"`` (LLaVA's instruction files have no task type); records say
+            ``task_defaulted``.
         box_suffix: file-name suffix of the instance-box file of a scene.
         add_missing_placeholder: prepend the placeholder to the first user turn when a sample
             has a modality but no placeholder (LAMM 3D files have none); otherwise that is an
@@ -129,6 +131,8 @@ class RecordParser:
         check_files: check that image/point/box files exist and that point and box arrays
             have the right shape (headers only) while parsing.
         require_response: the conversation must end with an assistant turn (training).
+        allow_xyz: accept ``(N, 3)`` xyz-only point files (LAMM's ShapeNet clouds); colours 0.
+        feature_root: scenes are LAMM's precomputed object features under this root.
     """
 
     image_root: Path
@@ -140,6 +144,13 @@ class RecordParser:
     add_missing_placeholder: bool = False
     check_files: bool = True
     require_response: bool = True
+    allow_xyz: bool = False
+    feature_root: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.scenes = SceneResolver(
+            self.point_root, self.box_suffix, self.allow_xyz, self.check_files, self.feature_root
+        )
 
     def parse(self, raw: Any, source: str, line: int | str) -> dict[str, Any]:
         """Parse and check one sample.
@@ -161,11 +172,11 @@ class RecordParser:
             )
         turns = self._turns(raw.get("conversations"))
         images = self._images(raw.get("image"))
-        point_cloud, boxes_file, scene_id, object_id = self._point_cloud(raw)
+        scene = self.scenes.resolve(raw)
         turns = self._placeholders(
-            turns, {"image": len(images), "point_cloud": int(point_cloud is not None)}
+            turns, {"image": len(images), "point_cloud": int(scene.point_path is not None)}
         )
-        task = self._task(raw)
+        task, defaulted = self._task(raw)
         definition = (
             raw.get("task_definition")
             or self.task_definitions.get(task)
@@ -177,15 +188,18 @@ class RecordParser:
             "line": line,
             "turns": [(t.role, t.text) for t in turns],
             "image_paths": images,
-            "point_path": point_cloud,
-            "boxes_path": boxes_file,
+            "point_path": scene.point_path,
+            "point_format": scene.point_format,
+            "boxes_path": scene.boxes_path,
             "boxes": raw.get("boxes"),
-            "scene_id": scene_id,
-            "object_id": object_id,
+            "scene_id": scene.scene_id,
+            "object_id": scene.object_id,
+            "object_name": scene.object_name,
             "task_type": task,
+            "task_defaulted": defaulted,
             "task_id": self.task_ids[task],
             "task_definition": str(definition),
-            "extra": {k: v for k, v in raw.items() if k not in _CONSUMED},
+            "extra": self._extra(raw),
         }
 
     def _turns(self, conversations: Any) -> list[Turn]:
@@ -240,57 +254,6 @@ class RecordParser:
                     raise DataError("missing_image", f"image file not found: {path}")
         return paths
 
-    def _point_cloud(
-        self, raw: Mapping[str, Any]
-    ) -> tuple[str | None, str | None, str | None, int | None]:
-        explicit = next((raw[k] for k in _POINT_KEYS if raw.get(k)), None)
-        scene_id = raw.get("scene_id")
-        if explicit is None and scene_id is None:
-            if raw.get("object_id") is not None:
-                raise DataError("malformed_sample", "'object_id' is given without 'scene_id'.")
-            return None, None, None, None
-        scene_id = str(scene_id) if scene_id is not None else Path(str(explicit)).stem
-        point_path = self.point_root / (
-            str(explicit) if explicit is not None else f"{scene_id}.npy"
-        )
-        boxes_path = self.point_root / f"{scene_id}{self.box_suffix}"
-        object_id = raw.get("object_id")
-        if object_id is not None and (
-            isinstance(object_id, bool) or not isinstance(object_id, int) or object_id < 0
-        ):
-            raise DataError(
-                "malformed_sample",
-                f"'object_id' must be a non-negative integer, got {object_id!r}.",
-            )
-        has_boxes = boxes_path.is_file()
-        if self.check_files:
-            check_points_file(point_path)
-            num_boxes = check_boxes_file(boxes_path) if has_boxes else None
-            if raw.get("boxes") is not None:
-                num_boxes = self._inline_boxes(raw["boxes"])
-            if object_id is not None:
-                if num_boxes is None:
-                    raise DataError(
-                        "missing_boxes",
-                        f"'object_id' {object_id} needs instance boxes: no {boxes_path} and no 'boxes' field.",
-                    )
-                if object_id >= num_boxes:
-                    raise DataError(
-                        "bad_object_id",
-                        f"'object_id' {object_id} is out of range: the scene has {num_boxes} instance boxes.",
-                    )
-        return str(point_path), str(boxes_path) if has_boxes else None, scene_id, object_id
-
-    @staticmethod
-    def _inline_boxes(boxes: Any) -> int:
-        if not isinstance(boxes, list) or not all(
-            isinstance(b, list) and len(b) in (6, 7) for b in boxes
-        ):
-            raise DataError(
-                "bad_box_shape", "'boxes' must be a list of [cx, cy, cz, dx, dy, dz] rows."
-            )
-        return len(boxes)
-
     def _placeholders(self, turns: list[Turn], counts: dict[str, int]) -> list[Turn]:
         for modality, expected in counts.items():
             token = PLACEHOLDERS[modality]
@@ -321,13 +284,12 @@ class RecordParser:
             )
         return turns
 
-    def _task(self, raw: Mapping[str, Any]) -> str:
-        given = raw.get("task_type") or self.default_task
-        if not given:
-            raise DataError(
-                "missing_task",
-                "the sample has no 'task_type' and the dataset has no default_task; set one of them.",
-            )
+    def _task(self, raw: Mapping[str, Any]) -> tuple[str, bool]:
+        """The sample's task and whether it came from the default (no ``task_type``)."""
+        given = raw.get("task_type")
+        defaulted = not given
+        if defaulted:
+            given = self.default_task or FALLBACK_TASK
         task = normalize_task(given)
         if task not in self.task_ids:
             raise DataError(
@@ -335,4 +297,12 @@ class RecordParser:
                 f"task type {given!r} is not one of the known tasks {sorted(self.task_ids)}; "
                 "add it to the dataset's `tasks`.",
             )
-        return task
+        return task, defaulted
+
+    @staticmethod
+    def _extra(raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Fields no one consumed, and the task type as the file spells it (``source_task``)."""
+        extra = {k: v for k, v in raw.items() if k not in _CONSUMED}
+        if raw.get("task_type"):
+            extra["source_task"] = raw["task_type"]
+        return extra

@@ -34,6 +34,9 @@ class DataError(ValueError):
         source: the annotation file (or data file) concerned.
         line: 1-based line of a JSONL file, or the 0-based index ``#i`` of a JSON list record.
         sample_id: the sample's ``id`` when known.
+
+    Attributes:
+        skipped: for ``empty_dataset``, the errors of the samples that were skipped.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class DataError(ValueError):
         self.source = source
         self.line = line
         self.sample_id = sample_id
+        self.skipped: list[DataError] = []
         super().__init__(self._format())
 
     @property
@@ -83,16 +87,19 @@ class SkipLog:
         name: what the log is about (the annotation file), used in the summary.
         counts: number of skipped samples per reason.
         examples: up to ``max_examples`` error messages per reason.
+        errors: every skipped sample's error, in order (``data check`` lists them all).
     """
 
     name: str
     max_examples: int = 3
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[DataError] = field(default_factory=list)
 
     def add(self, error: DataError) -> None:
         """Record one skipped sample."""
         self.counts[error.reason] += 1
+        self.errors.append(error)
         shown = self.examples.setdefault(error.reason, [])
         if len(shown) < self.max_examples:
             shown.append(str(error))

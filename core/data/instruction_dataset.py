@@ -14,7 +14,7 @@ from octavius.data.encode_conversation import EncodeConversation
 from octavius.data.errors import DataError, SkipLog, data_logger
 from octavius.data.load_images import LoadInstructionImages
 from octavius.data.load_point_cloud import LoadPointCloud
-from octavius.data.tasks import task_id_map
+from octavius.data.tasks import FALLBACK_TASK, task_id_map
 from octavius.data.templates import BaseTemplate
 from octavius.registry import DATASETS, TRANSFORMS
 
@@ -54,8 +54,14 @@ class InstructionDataset(BaseDataset):
         tasks: task names in id order, or a name → id mapping (shared by every dataset of a
             mixture); the built-in list when ``None``.
         task_definitions: definition text per task, overriding the built-in ones.
-        default_task: task type of samples without ``task_type``.
+        default_task: task type of samples without ``task_type``; when ``None`` they are
+            ``"conversation"`` (LLaVA's files carry no task type), logged once per dataset.
         box_suffix: instance-box file of a scene: ``<point_root>/<scene_id><box_suffix>``.
+            Scenes in mmdet3d's ScanNet layout (``<scene_id>_vert.npy`` …) are found without it.
+        allow_xyz: accept ``(N, 3)`` xyz-only point files (LAMM's ShapeNet clouds); colours 0.
+        feature_root: read 3D scenes as LAMM's precomputed object features under this directory
+            (``lamm_scannet_tr3d/``, ``lamm_scannet_gt/``), relative to ``data_root``; the
+            point-cloud items then carry ``roi_features`` instead of ``points``.
         add_missing_placeholder: put the placeholder before the first question when a sample
             with a modality has none (LAMM 3D files); otherwise that is an error.
         image_processor: preprocess images in the workers with this processor config (else the
@@ -87,6 +93,8 @@ class InstructionDataset(BaseDataset):
         task_definitions: Mapping[str, str] | None = None,
         default_task: str | None = None,
         box_suffix: str = "_boxes.npy",
+        allow_xyz: bool = False,
+        feature_root: str | None = None,
         add_missing_placeholder: bool = False,
         image_processor: str | None = None,
         color_range: str = "auto",
@@ -122,6 +130,8 @@ class InstructionDataset(BaseDataset):
             task_definitions=dict(task_definitions or {}),
             default_task=default_task,
             box_suffix=box_suffix,
+            allow_xyz=allow_xyz,
+            feature_root=root / feature_root if feature_root else None,
             add_missing_placeholder=add_missing_placeholder,
             check_files=validate,
             require_response=not test_mode,
@@ -138,7 +148,7 @@ class InstructionDataset(BaseDataset):
             ]
             pipeline = [
                 LoadInstructionImages(image_processor),
-                LoadPointCloud(color_range),
+                LoadPointCloud(color_range, allow_xyz),
                 *texts,
                 self.encoder,
             ]
@@ -171,9 +181,10 @@ class InstructionDataset(BaseDataset):
                 record = self.parser.parse(raw, source, line)
                 if self.validate:
                     try:
-                        self.encoder.encode(
+                        encoded = self.encoder.encode(
                             [Turn(r, t) for r, t in record["turns"]], record["task_type"]
                         )
+                        record["num_tokens"] = self.encoder.expanded_length(encoded.input_ids)
                     except DataError as err:
                         raise err.at(source, line, record["sample_id"]) from None
             except DataError as err:
@@ -184,12 +195,21 @@ class InstructionDataset(BaseDataset):
             record["dataset"] = self.name
             records.append(record)
         self.skip_log.report(kept=len(records))
+        defaulted = sum(bool(r.get("task_defaulted")) for r in records)
+        if defaulted and self.parser.default_task is None:
+            data_logger().info(
+                f"{source}: {defaulted} sample(s) have no 'task_type'; they are "
+                f"'{FALLBACK_TASK}' samples, the task of LLaVA-style data (set the dataset's "
+                "default_task to choose another)."
+            )
         if not records:
-            raise DataError(
+            empty = DataError(
                 "empty_dataset",
                 f"no usable sample (skipped {self.skip_log.total}); see the errors above.",
                 source=source,
             )
+            empty.skipped = list(self.skip_log.errors)
+            raise empty
         return records
 
     def __getitem__(self, idx: int) -> dict[str, Any]:

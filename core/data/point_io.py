@@ -1,4 +1,4 @@
-"""Reading point clouds (``.npy``, N×6 xyz+rgb) and instance boxes (``.npy``, M×6 or M×7).
+"""Reading point clouds (``.npy``, N×6 xyz+rgb, or N×3 xyz) and instance boxes (``.npy``, M×6/M×7).
 
 Point files hold one row per point: ``x, y, z, r, g, b`` (float; colours in 0–1 or 0–255).
 Box files hold one row per instance: ``cx, cy, cz, dx, dy, dz`` (centre and full size), with an
@@ -28,18 +28,22 @@ def _open(path: str | Path, reason: str, what: str) -> np.ndarray:
         ) from err
 
 
-def check_points_file(path: str | Path) -> tuple[int, int]:
+def check_points_file(path: str | Path, allow_xyz: bool = False) -> tuple[int, int]:
     """Check that ``path`` holds an ``(N, 6)`` float array with ``N > 0``; return its shape.
+
+    With ``allow_xyz``, ``(N, 3)`` xyz-only arrays (LAMM's ShapeNet clouds) pass too.
 
     Raises:
         DataError: ``missing_point_cloud``, ``unreadable_point_cloud`` or ``bad_point_shape``.
     """
     array = _open(path, "missing_point_cloud", "point cloud")
-    if array.ndim != 2 or array.shape[1] != 6 or array.shape[0] == 0:
+    widths = (3, 6) if allow_xyz else (6,)
+    if array.ndim != 2 or array.shape[1] not in widths or array.shape[0] == 0:
+        hint = " or (N, 3) xyz only" if allow_xyz else " (xyz-only files: set allow_xyz=True)"
         raise DataError(
             "bad_point_shape",
             f"point cloud {path} has shape {tuple(array.shape)}; expected (N, 6) with N > 0 "
-            "(x, y, z, r, g, b per row).",
+            f"(x, y, z, r, g, b per row){hint}.",
         )
     if not np.issubdtype(array.dtype, np.number):
         raise DataError(
@@ -64,16 +68,19 @@ def check_boxes_file(path: str | Path) -> int:
     return int(array.shape[0])
 
 
-def load_points(path: str | Path, color_range: str = "auto") -> np.ndarray:
+def load_points(path: str | Path, color_range: str = "auto", allow_xyz: bool = False) -> np.ndarray:
     """Load an ``(N, 6)`` point cloud as float32 with colours scaled to 0–1.
 
     Args:
         path: the ``.npy`` file.
         color_range: ``"0-1"``, ``"0-255"`` (divided by 255) or ``"auto"`` (divided by 255 when
             any colour value exceeds 1).
+        allow_xyz: accept ``(N, 3)`` files; their colours are 0.
     """
-    check_points_file(path)
+    check_points_file(path, allow_xyz=allow_xyz)
     points = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
+    if points.shape[1] == 3:
+        points = np.concatenate([points, np.zeros_like(points)], axis=1)
     if not np.isfinite(points).all():
         raise DataError("bad_point_values", f"point cloud {path} contains NaN or infinite values.")
     if color_range == "0-255" or (color_range == "auto" and points[:, 3:].max(initial=0.0) > 1.0):

@@ -5,7 +5,9 @@ template (LAMM and Octavius give each task its own, Octavius Fig. 4), and it giv
 routers two signals: an integer task id (fixed task→expert assignment, "individual" routing) and
 a task definition text (MixLoRA's task-embedding routing, appendix A).
 
-Task names are lower-case; common spellings from other datasets are mapped by :data:`TASK_ALIASES`.
+Task names are lower-case; common spellings from other datasets are mapped by :data:`TASK_ALIASES`,
+including every task name of LAMM and Octavius's data (``VQA3D``, ``classification3d``,
+``description3d``, ``normal`` …) except keypoint detection, which has no counterpart here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 __all__ = [
     "DEFAULT_TASKS",
+    "FALLBACK_TASK",
     "SYSTEM_PROMPTS",
     "TASK_ALIASES",
     "TASK_DEFINITIONS",
@@ -43,7 +46,24 @@ TASK_ALIASES: dict[str, str] = {
     "mcq": "vqa",
     "multiple_choice": "vqa",
     "scanqa": "vqa",
+    # LAMM / Octavius task names (OpenGVLab/LAMM src/model/LAMM/conversations.py conversation_dict)
+    "normal": "conversation",
+    "conversation3d": "conversation",
+    "caption3d": "caption",
+    "description3d": "caption",
+    "classification3d": "classification",
+    "detection3d": "detection",
+    "visual_grounding3d": "detection",
+    "vqa3d": "vqa",
+    "counting": "vqa",
+    "commomsenseqa": "vqa",
+    "commomsenseqa3d": "vqa",
+    "commonsenseqa": "vqa",
 }
+
+#: Task of samples without ``task_type`` in a dataset without ``default_task``: LLaVA's
+#: instruction files carry no task type and are conversations.
+FALLBACK_TASK = "conversation"
 
 #: One sentence per task: what the task asks for (MixLoRA's task definition).
 TASK_DEFINITIONS: dict[str, str] = {

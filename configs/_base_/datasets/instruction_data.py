@@ -10,7 +10,7 @@ llm_path = "checkpoints/vicuna-13b-v0"
 
 _instruction = dict(
     type="InstructionDataset",
-    tokenizer=llm_path,
+    tokenizer="{{llm_path}}",
     template=dict(type="VicunaV1"),
     max_length=2048,  # Vicuna v0's context
     # Tokens per placeholder, for the length check: CLIP ViT-L/14 at 224 px gives 16 × 16

@@ -15,9 +15,9 @@ train_dataloader = dict(
     _train_loader,
     dataset=dict(
         _instruction,
-        tokenizer=llm_path,
+        tokenizer="{{llm_path}}",
         template=dict(type="Plain"),
-        data_root=data_root,
+        data_root="{{data_root}}",
         ann_file=pretrain_ann,
         image_root=image_root,
         default_task="caption",

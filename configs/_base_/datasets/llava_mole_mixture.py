@@ -25,9 +25,9 @@ image_root = "images"
 # image patches (ViT-L/14 at 336 px).
 _llava = dict(
     _instruction,
-    tokenizer=llm_path,
+    tokenizer="{{llm_path}}",
     template=dict(type="VicunaV1", per_task_system=False),
-    data_root=data_root,
+    data_root="{{data_root}}",
     image_root=image_root,
     max_length=4096,
     modality_tokens=dict(image=576),

@@ -20,7 +20,7 @@ benchmark_3d_root = "benchmarks_3d"
 _scan = dict(
     _instruction,
     template=dict(type="LAMMTemplate"),
-    data_root=data_root,
+    data_root="{{data_root}}",
     point_root=scan2inst_points,
 )
 _scan2inst_train = dict(

@@ -21,9 +21,9 @@ image_root = "images_191task_1k"
 
 _flan = dict(
     _instruction,
-    tokenizer=llm_path,
+    tokenizer="{{llm_path}}",
     template=dict(type="VicunaV1", per_task_system=False),
-    data_root=data_root,
+    data_root="{{data_root}}",
     image_root=image_root,
     default_task="vqa",
 )

@@ -17,8 +17,10 @@ clip_path = "checkpoints/clip-vit-large-patch14"
 
 model = dict(
     type="MultimodalLLM",
-    llm=llm_path,
-    encoders=dict(image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2)),
+    llm="{{llm_path}}",
+    encoders=dict(
+        image=dict(type="CLIPImageEncoder", pretrained="{{clip_path}}", feature_layer=-2)
+    ),
     projector="LinearProjector",
     freeze_projectors=True,
     adapters=adapters,  # a pool of 16 rank-1 factors, r = 4, ConditionalFactorRouter with CFS

@@ -20,8 +20,10 @@ roi_root = "data/octavius/scan2inst/fcaf3d_rois"
 _object_as_scene = dict(
     type="ObjectAsSceneEncoder",
     # ULIP's Point-BERT: 8192 points, 512 groups of 32, 12 blocks of width 384, 768-d feature.
-    point_encoder=dict(type="PointBERT", in_channels=6, checkpoint=point_bert_path, frozen=True),
-    roi_source=dict(type="PrecomputedRoISource", root=roi_root),
+    point_encoder=dict(
+        type="PointBERT", in_channels=6, checkpoint="{{point_bert_path}}", frozen=True
+    ),
+    roi_source=dict(type="PrecomputedRoISource", root="{{roi_root}}"),
     num_rois=64,
     points_per_roi=1024,  # the paper does not say; 1024 keeps 64 RoIs per scene affordable
     num_queries=16,  # num_query_rsp_3d

@@ -3,7 +3,7 @@
 LoRA-MoE (eq. 3): rank-32 LoRA experts on q/k/v/o of every decoder layer, one instance-based gate
 for the whole model choosing the top-2 experts from the question ``z^qu``; 4 experts for 2D
 (Table 5). Only the experts, the gate and the projector train. The LLM loads in float32; on GPUs
-add ``dtype="bfloat16"`` with ``llm=dict(pretrained=llm_path, dtype=...)`` or train with ``--amp``.
+add ``dtype="bfloat16"`` with ``llm=dict(pretrained="{{llm_path}}", dtype=...)`` or train with ``--amp``.
 """
 
 from mmengine.config import read_base
@@ -17,10 +17,10 @@ clip_path = "checkpoints/clip-vit-large-patch14"  # openai/clip-vit-large-patch1
 
 model = dict(
     type="MultimodalLLM",
-    llm=llm_path,
+    llm="{{llm_path}}",
     encoders=dict(
         # Penultimate-layer patch tokens, as LLaVA/LAMM; the paper does not name the layer.
-        image=dict(type="CLIPImageEncoder", pretrained=clip_path, feature_layer=-2),
+        image=dict(type="CLIPImageEncoder", pretrained="{{clip_path}}", feature_layer=-2),
     ),
     projector="LinearProjector",  # f^proj of eq. 4
     adapters=adapters,  # 4 rank-32 LoRA experts on q/k/v/o, global top-2 instance gate

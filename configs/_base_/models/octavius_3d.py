@@ -14,7 +14,7 @@ llm_path = "checkpoints/vicuna-13b-v0"
 
 model = dict(
     type="MultimodalLLM",
-    llm=llm_path,
+    llm="{{llm_path}}",
     encoders=dict(point_cloud=_object_as_scene),
     # f^proj' of eq. 7; the release follows it with a LayerNorm (llama_proj_3d)
     projector=dict(type="LinearProjector", norm=True),
