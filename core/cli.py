@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_cfg.add_argument("config", help="config file")
     p_cfg.add_argument("--cfg-options", nargs="+", action=DictAction, help="key=value overrides")
     p_cfg.set_defaults(func=cmd_config)
+    # `weights`: published weights in, GGUF conversion, self-contained model directories out.
+    from octavius.weights.cli import add_weights_parser
+
+    add_weights_parser(sub)
     return parser
 
 
@@ -80,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from octavius.registry import UnknownComponentError
 
     args = build_parser().parse_args(argv)
+    known = (UnknownComponentError, ConfigKeyError, FileNotFoundError)
     try:
         return int(args.func(args) or 0)
-    except (UnknownComponentError, ConfigKeyError, FileNotFoundError) as err:
+    except (*known, *getattr(args, "known_errors", ())) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
