@@ -123,10 +123,18 @@ def convert_gguf(
         )
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise ValueError(f"{path}: transformers cannot read this GGUF file ({err}).") from None
-    # The loaded config remembers the GGUF origin; the written directory is a plain checkpoint.
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.config._name_or_path = str(out_dir)
+    # The loaded model remembers its GGUF origin (a "quantised" model transformers refuses to
+    # save): its dequantised tensors go into a plain model of the same config.
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config._name_or_path = str(out_dir)
+    with torch.device("meta"):
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+    plain.load_state_dict(model.state_dict(), strict=True, assign=True)
+    plain.tie_weights()
+    plain.generation_config = model.generation_config
+    model = plain
     gen = model.generation_config
     gen.eos_token_id = (
         tokenizer.eos_token_id if tokenizer.eos_token_id is not None else gen.eos_token_id
