@@ -6,6 +6,7 @@ transforms (``TRANSFORMS``), the collate function (``FUNCTIONS``) and the data p
 """
 
 from octavius.data.annotation_records import RecordParser, Turn, iter_annotation_file
+from octavius.data.chat_template import Chat, build_chat_prompt
 from octavius.data.collate import instruction_collate
 from octavius.data.data_preprocessor import InstructionDataPreprocessor, pad_sequences
 from octavius.data.encode_conversation import EncodeConversation
@@ -33,6 +34,7 @@ __all__ = [
     "SYSTEM_PROMPTS",
     "TASK_DEFINITIONS",
     "BaseTemplate",
+    "Chat",
     "DataError",
     "EncodeConversation",
     "EncodedConversation",
@@ -46,6 +48,7 @@ __all__ = [
     "SkipLog",
     "Turn",
     "VicunaV1",
+    "build_chat_prompt",
     "build_template",
     "instruction_collate",
     "iter_annotation_file",
