@@ -202,7 +202,7 @@ def save_pretrained(
                 )
                 + f", the trainable adapters, routers, projectors and fusion are in `{WEIGHTS_FILE}`."
             ),
-            usage=f'from octavius.models import MultimodalLLM\n\nmodel = MultimodalLLM.from_pretrained("{final.name}")',
+            usage=f'from octavius.models.multimodal_llm import MultimodalLLM\n\nmodel = MultimodalLLM.from_pretrained("{final.name}")',
             base_model=base,
             model=model,
             config=config,

@@ -31,7 +31,7 @@ def test_wrapped_state_dict_is_unwrapped(tmp_path):
 
 def test_pickled_object_is_refused_with_the_file_name(tmp_path, capsys):
     torch.save({"w": torch.ones(1), "evil": _Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(WeightsFileError, match="evil.pt"):
+    with pytest.raises(WeightsFileError, match=r"evil\.pt"):
         read_tensor_file(tmp_path / "evil.pt")
     assert "unpickled!" not in capsys.readouterr().out
 
