@@ -9,8 +9,8 @@ template (``Chat``), and the LM head stays frozen: it is pretrained (and tied to
 
     python tools/train.py configs/quickstart/octavius_2d3d_smollm2.py
 
-A few steps on the CPU, short sequences (batch 4): a smoke run that a real model trains and
-answers; raise ``max_iters`` for a real run.
+A hundred steps of batch 4 on the CPU: a short run showing that a real model trains and answers
+(``--cfg-options train_cfg.max_iters=2`` for a smoke test, as the CI test does).
 """
 
 from mmengine.config import read_base
@@ -23,6 +23,8 @@ quickstart.update(gguf=dict(file="smollm2", out_dir=llm_path), test_after_train=
 
 model.llm = llm_path
 model.adapters.trainable = []
+# The paper's experts (the Octavius preset): rank 32, α 32, dropout 0.1 on the 120 q/k/v/o linears.
+model.adapters.experts.update(rank=32, alpha=32.0, dropout=0.1)
 model.generation = dict(max_new_tokens=24)
 
 _chat_data = dict(
@@ -48,14 +50,18 @@ test_dataloader.dataset.datasets = [
     dict(_train_3d, ann_file="annotations/3d_test.json", test_mode=True),
 ]
 
-max_iters = 3
-warmup_steps = 1
+# A short real run (a few seconds a step on two idle cores); the CI test trains 2 steps of it.
+max_iters = 100
+warmup_steps = 5
 base_lr = 1e-4
+min_lr = 1e-5
 optim_wrapper.optimizer.lr = base_lr
 param_scheduler = [
     dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=warmup_steps),
-    dict(type="CosineAnnealingLR", eta_min=1e-6, by_epoch=False, begin=warmup_steps, end=max_iters),
+    dict(
+        type="CosineAnnealingLR", eta_min=min_lr, by_epoch=False, begin=warmup_steps, end=max_iters
+    ),
 ]
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters)
 default_hooks.checkpoint.update(interval=max_iters, by_epoch=False, max_keep_ckpts=1)
-default_hooks.logger.interval = 1
+default_hooks.logger.interval = 5

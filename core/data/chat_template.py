@@ -33,6 +33,7 @@ def build_chat_prompt(
     turns: Sequence[Turn] | Sequence[tuple[str, str]],
     system: str | None = None,
     add_generation_prompt: bool = True,
+    chat_template: str | None = None,
 ) -> str:
     """The conversation as text in ``tokenizer``'s chat template.
 
@@ -41,11 +42,13 @@ def build_chat_prompt(
         turns: ``Turn``s or ``(role, text)`` pairs, roles ``"user"`` / ``"assistant"``.
         system: a system message, or ``None`` for the template's default.
         add_generation_prompt: end with the assistant's header, for generation.
+        chat_template: a Jinja chat template used instead of the tokenizer's (for LLMs
+            without one).
 
     Raises:
-        ValueError: when the tokenizer has no chat template.
+        ValueError: when neither the tokenizer nor ``chat_template`` gives a template.
     """
-    if not getattr(tokenizer, "chat_template", None):
+    if not chat_template and not getattr(tokenizer, "chat_template", None):
         raise ValueError(
             f"{type(tokenizer).__name__} has no chat_template; use a template such as "
             "dict(type='VicunaV1') for this LLM."
@@ -54,7 +57,10 @@ def build_chat_prompt(
     messages = [{"role": "system", "content": system}] if system else []
     messages += [{"role": role, "content": text} for role, text in pairs]
     return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        messages,
+        tokenize=False,
+        add_generation_prompt=add_generation_prompt,
+        chat_template=chat_template,
     )
 
 
@@ -69,6 +75,7 @@ class Chat(BaseTemplate):
         use_system: send the task's system prompt as the system message; ``False`` leaves the
             chat template's default.
         per_task_system: each task's own system prompt; ``False`` always ``"default"``.
+        chat_template: a Jinja chat template replacing the tokenizer's (for LLMs without one).
     """
 
     def __init__(
@@ -77,8 +84,10 @@ class Chat(BaseTemplate):
         system_prompts: Mapping[str, str] | None = None,
         use_system: bool = True,
         per_task_system: bool = True,
+        chat_template: str | None = None,
     ) -> None:
         self.tokenizer_path = tokenizer
+        self.chat_template = chat_template
         self.system_prompts = {**SYSTEM_PROMPTS, **dict(system_prompts or {})}
         self.use_system = use_system
         self.per_task_system = per_task_system
@@ -119,7 +128,9 @@ class Chat(BaseTemplate):
             Turn(t.role, _MARK.format("Q" if t.role == "user" else "R", i))
             for i, t in enumerate(turns)
         ]
-        text = build_chat_prompt(tokenizer, marked, self.system_prompt(task), add_generation_prompt)
+        text = build_chat_prompt(
+            tokenizer, marked, self.system_prompt(task), add_generation_prompt, self.chat_template
+        )
         eos = tokenizer.eos_token or ""
         segments: list[Segment] = []
         pos, after_response = 0, False
