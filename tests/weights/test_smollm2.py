@@ -65,7 +65,7 @@ def test_smollm2_converts_trains_and_answers(tmp_path, monkeypatch):
     info = json.loads((REPO / ".cache" / "smollm2" / "hf" / "octavius_gguf.json").read_text())
     assert info["architecture"] == "llama" and info["parameters"] > 1.3e8
     checkpoint = next(work.glob("iter_*"))
-    cfg = load_config(CONFIG, {"train_dataloader.batch_size": 2})
+    cfg = load_config(work / CONFIG.name)  # the config the run dumped: what it trained
     model = load_model(cfg, checkpoint)
     assert model.llm.config.num_hidden_layers == 30 and model.llm.config.hidden_size == 576
     answer = _ask(model, "What is the capital of France?")
