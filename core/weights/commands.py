@@ -17,6 +17,7 @@ from typing import Any
 from mmengine.config import Config
 
 from octavius.weights.key_map import KeyMapReport
+from octavius.weights.tensor_file import read_tensor_file
 
 __all__ = ["from_gguf", "import_llava", "import_octavius", "import_peft_bank_checkpoint"]
 
@@ -47,6 +48,7 @@ def import_octavius(
     from octavius.loading import load_model
     from octavius.weights.octavius_release import import_octavius_release
 
+    read_tensor_file(release_file)  # refuse a bad file before building a 13B model
     model = load_model(_config(config), base_checkpoint, strict=False, eval_mode=False)
     report = import_octavius_release(model, release_file, strict=strict)
     meta = {"imported_from": str(release_file), "format": "octavius-release"}
@@ -65,6 +67,7 @@ def import_llava(
     from octavius.loading import load_model
     from octavius.weights.llava_projector import import_llava_projector
 
+    read_tensor_file(projector_file)  # refuse a bad file before building the model
     model = load_model(_config(config), base_checkpoint, strict=False, eval_mode=False)
     report = import_llava_projector(model, projector_file, modality=modality)
     meta = {"imported_from": str(projector_file), "format": "llava-mm-projector"}

@@ -16,7 +16,10 @@ def test_merged_export_has_a_card_and_loads(tiny_model, tmp_path):
     card = (out / "README.md").read_text()
     assert "merged" in card and "AutoModelForCausalLM.from_pretrained" in card
     assert '"experts": [0, 3]' in card
-    assert AutoModelForCausalLM.from_pretrained(out).config.hidden_size == tiny_model.llm.config.hidden_size
+    assert (
+        AutoModelForCausalLM.from_pretrained(out).config.hidden_size
+        == tiny_model.llm.config.hidden_size
+    )
 
 
 def test_peft_export_has_a_card_and_loads(tiny_model, tmp_path):
