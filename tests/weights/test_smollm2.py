@@ -25,7 +25,10 @@ def _ask(model, question: str) -> str:
     from octavius.data.annotation_records import Turn
     from octavius.data.encode_conversation import EncodeConversation
 
-    encoder = EncodeConversation(model.tokenizer, dict(type="Chat"), for_generation=True)
+    # A general question: SmolLM2's own system prompt, not Octavius's visual-assistant ones.
+    encoder = EncodeConversation(
+        model.tokenizer, dict(type="Chat", use_system=False), for_generation=True
+    )
     encoded = encoder.encode([Turn("user", question)], "default")
     data = {
         "inputs": {
@@ -68,5 +71,7 @@ def test_smollm2_converts_trains_and_answers(tmp_path, monkeypatch):
     cfg = load_config(work / CONFIG.name)  # the config the run dumped: what it trained
     model = load_model(cfg, checkpoint)
     assert model.llm.config.num_hidden_layers == 30 and model.llm.config.hidden_size == 576
+    trained = [p for n, p in model.named_parameters() if n.endswith("lora_B")]
+    assert len(trained) == 120 and any(bool(p.abs().sum() > 0) for p in trained)  # B starts at 0
     answer = _ask(model, "What is the capital of France?")
     assert "Paris" in answer, answer
