@@ -12,7 +12,8 @@ config declares what to build, and ``tools/train.py`` / ``tools/test.py`` build 
     )
 
 ``gguf=dict(file="smollm2", out_dir=...)`` converts a GGUF checkpoint once into a Hugging Face
-directory (:func:`octavius.weights.gguf.ensure_converted`). ``tiny_assets`` takes :func:`octavius.testing.tiny_assets.build_tiny_assets` arguments,
+directory (:func:`octavius.weights.gguf.ensure_converted`). ``tiny_assets`` takes
+:func:`octavius.testing.tiny_assets.build_tiny_assets` arguments,
 ``synthetic`` takes :func:`octavius.testing.synthetic.make_synthetic` arguments. ``rois`` writes
 precomputed RoI files (the format of ``PrecomputedRoISource``, which
 ``tools/data/extract_rois.py`` writes from FCAF3D detections) from the synthetic scenes' instance
