@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-prepare", action="store_true", help="do not build the config's quickstart assets"
     )
     p_check.set_defaults(func=cmd_data_check)
+
+    # `weights`: published weights in, GGUF conversion, self-contained model directories out.
+    from octavius.weights.cli import add_weights_parser
+
+    add_weights_parser(sub)
     return parser
 
 
@@ -123,13 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from octavius.registry import UnknownComponentError
 
     args = build_parser().parse_args(argv)
+    known = (UnknownComponentError, ConfigKeyError, ConfigPlaceholderError, FileNotFoundError)
     try:
         return int(args.func(args) or 0)
-    except (
-        UnknownComponentError,
-        ConfigKeyError,
-        ConfigPlaceholderError,
-        FileNotFoundError,
-    ) as err:
+    except (*known, *getattr(args, "known_errors", ())) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

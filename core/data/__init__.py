@@ -13,6 +13,7 @@ from octavius.data.benchmarks import (
     MMEBenchmark,
     ScienceQABenchmark,
 )
+from octavius.data.chat_template import Chat, build_chat_prompt
 from octavius.data.collate import instruction_collate
 from octavius.data.data_preprocessor import InstructionDataPreprocessor, pad_sequences
 from octavius.data.encode_conversation import EncodeConversation
@@ -49,6 +50,7 @@ __all__ = [
     "SYSTEM_PROMPTS",
     "TASK_DEFINITIONS",
     "BaseTemplate",
+    "Chat",
     "DataError",
     "EncodeConversation",
     "EncodedConversation",
@@ -68,6 +70,7 @@ __all__ = [
     "SkipLog",
     "Turn",
     "VicunaV1",
+    "build_chat_prompt",
     "build_template",
     "instruction_collate",
     "iter_annotation_file",

@@ -237,4 +237,20 @@ def export_merged_model(
             for layer, d in decisions.items()
         }
     (out / EXPORT_INFO_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    from octavius.export.model_card import write_model_card
+
+    write_model_card(
+        out,
+        title="Octavius merged model",
+        kind=(
+            "A plain Hugging Face causal LM: the LoRA experts of one routing choice are merged "
+            f"into the base weights (the choice is in `{EXPORT_INFO_FILE}`); no Octavius needed."
+        ),
+        usage=f'from transformers import AutoModelForCausalLM\n\nmodel = AutoModelForCausalLM.from_pretrained("{out.name}")',
+        base_model=getattr(llm.config, "_name_or_path", None),
+        model=llm,
+        extra=[
+            f"Routing merged: `{json.dumps({k: v for k, v in record.items() if k != 'format'})[:2000]}`"
+        ],
+    )
     return out

@@ -143,6 +143,24 @@ def export_peft_adapter(
     out.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(str(out))
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
+    from octavius.export.model_card import write_model_card
+
+    write_model_card(
+        out,
+        title="Octavius LoRA adapter (peft format)",
+        kind=(
+            "A peft LoRA adapter: single-expert layers as they are, routed layers as the expert "
+            f"set {list(experts) if experts is not None else '–'} with weights "
+            f"{list(expert_weights) if expert_weights is not None else 'uniform'}."
+        ),
+        usage=(
+            "from peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\n"
+            f'base = AutoModelForCausalLM.from_pretrained("{config.base_model_name_or_path}")\n'
+            f'model = PeftModel.from_pretrained(base, "{out.name}")'
+        ),
+        base_model=config.base_model_name_or_path,
+        model=llm,
+    )
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -104,6 +105,8 @@ class MultimodalLLM(BaseModel):
         init_cfg: dict | list | None = None,
         routing_recorder: Callable[[str, Any, RoutingContext], None] | None = None,
     ) -> None:
+        # What save_pretrained() records, so the directory rebuilds the model without its config.
+        init_kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         if text_encoder not in TEXT_ENCODING_MODES:
             raise ValueError(
                 f"MultimodalLLM: text_encoder must be one of {TEXT_ENCODING_MODES}, got {text_encoder!r}."
@@ -113,6 +116,7 @@ class MultimodalLLM(BaseModel):
         if isinstance(data_preprocessor, Mapping):
             data_preprocessor = MODELS.build(dict(data_preprocessor))
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.init_kwargs = init_kwargs
         self.llm, llm_path = load_causal_lm(llm)
         self.tokenizer = load_tokenizer(tokenizer if tokenizer is not None else llm_path)
         if freeze_llm:
@@ -422,3 +426,17 @@ class MultimodalLLM(BaseModel):
             sample["pred_token_ids"] = ids
             sample["pred_truncated"] = cut
         return samples
+
+    # ------------------------------------------------------------------ model directory
+    def save_pretrained(self, out_dir: str | os.PathLike, **kwargs: Any) -> Path:
+        """Write a self-contained model directory (see :mod:`octavius.models.pretrained_dir`)."""
+        from octavius.models.pretrained_dir import save_pretrained
+
+        return save_pretrained(self, out_dir, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **kwargs: Any) -> MultimodalLLM:
+        """Load a directory written by :meth:`save_pretrained`, without the original config."""
+        from octavius.models.pretrained_dir import from_pretrained
+
+        return from_pretrained(directory, **kwargs)

@@ -11,7 +11,9 @@ config declares what to build, and ``tools/train.py`` / ``tools/test.py`` build 
         test_after_train=True,    # evaluate with the test split once training ends
     )
 
-``tiny_assets`` takes :func:`octavius.testing.tiny_assets.build_tiny_assets` arguments,
+``gguf=dict(file="smollm2", out_dir=...)`` converts a GGUF checkpoint once into a Hugging Face
+directory (:func:`octavius.weights.gguf.ensure_converted`). ``tiny_assets`` takes
+:func:`octavius.testing.tiny_assets.build_tiny_assets` arguments,
 ``synthetic`` takes :func:`octavius.testing.synthetic.make_synthetic` arguments. ``rois`` writes
 precomputed RoI files (the format of ``PrecomputedRoISource``, which
 ``tools/data/extract_rois.py`` writes from FCAF3D detections) from the synthetic scenes' instance
@@ -31,7 +33,7 @@ from mmengine.logging import print_log
 
 from octavius.registry import FUNCTIONS
 
-_KEYS = ("tiny_assets", "synthetic", "rois", "test_after_train")
+_KEYS = ("tiny_assets", "gguf", "synthetic", "rois", "test_after_train")
 _STAMP = ".octavius_synthetic.json"
 
 
@@ -121,6 +123,15 @@ def prepare_quickstart(cfg: Mapping[str, Any]) -> dict[str, Any]:
         kwargs = dict(section["tiny_assets"])
         with _step(f"tiny LLM, tokenizer, CLIP tower and Point-BERT under {kwargs.get('root')}"):
             prepared["tiny_assets"] = build_tiny_assets(**kwargs)
+    if section.get("gguf") is not None:
+        # A real pretrained LLM from a GGUF file (e.g. file="smollm2"), converted once.
+        from octavius.weights.gguf import ensure_converted
+
+        kwargs = dict(section["gguf"])
+        with _step(
+            f"Hugging Face model converted from {kwargs.get('file')} in {kwargs.get('out_dir')}"
+        ):
+            prepared["gguf"] = ensure_converted(**kwargs)
     if section.get("synthetic") is not None:
         with _step(f"synthetic 2D + 3D data in {section['synthetic'].get('out_dir')}"):
             prepared["synthetic"] = _synthetic(section["synthetic"])

@@ -53,6 +53,11 @@ TINY_POINT_BERT = dict(
     in_channels=6, trans_dim=32, depth=1, num_heads=2, group_size=8, num_group=8,
     encoder_dims=32, num_points=64,
 )  # fmt: skip
+#: ChatML, the chat template of SmolLM2 and Qwen, for configs prompting in the LLM's own template.
+CHATML = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '</s>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
 TINY_IMAGE_TOKENS = 16  # the tiny CLIP tower: 32-px images, 8-px patches
 TINY_SCENE_TOKENS = 3  # Object-As-Scene queries of the miniaturised encoders
 LLAMA_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -163,6 +168,8 @@ def _swap_dataset(node: dict, tiny: Tiny) -> None:
         # mmengine's serialisation (for worker processes) runs gc.collect, 0.3 s per dataset.
         serialize_data=False,
     )
+    if (node.get("template") or {}).get("type") == "Chat":  # the tiny tokenizer has no template
+        node["template"] = dict(node["template"], chat_template=CHATML)
 
 
 def miniaturise(cfg: Config, tiny: Tiny) -> Config:
