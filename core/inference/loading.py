@@ -62,7 +62,7 @@ def load_for_inference(
     from octavius.checkpoints.checkpoint import WEIGHTS_FILE
     from octavius.config import load_config
     from octavius.loading import load_model
-    from octavius.models import MultimodalLLM
+    from octavius.models.multimodal_llm import MultimodalLLM
 
     path = Path(source)
     if path.is_dir() and not (path / CONFIG_FILE).is_file():
