@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from octavius.inference.pinning import PinnedRouting
-from octavius.inference.requests import InferenceRequest, build_batch, history_turns
+from octavius.inference.requests import InferenceRequest, build_batch, conversation_turns
 
 __all__ = ["ChatResponse", "chat", "stream_chat"]
 
@@ -48,13 +48,8 @@ def _request(prompt: str, **kwargs: Any) -> InferenceRequest:
 
 
 def _history(request: InferenceRequest, answer: str) -> list[dict[str, str]]:
-    turns = history_turns(request.history)
-    messages = [{"role": t.role, "content": t.text} for t in turns]
-    return [
-        *messages,
-        {"role": "user", "content": request.prompt},
-        {"role": "assistant", "content": answer},
-    ]
+    messages = [{"role": t.role, "content": t.text} for t in conversation_turns(request)]
+    return [*messages, {"role": "assistant", "content": answer}]
 
 
 def chat(

@@ -23,7 +23,14 @@ from octavius.data.tokenizer import PLACEHOLDERS
 from octavius.inference.pinning import PinnedRouting, parse_pin
 from octavius.inference.prompting import encode_prompt
 
-__all__ = ["InferenceRequest", "build_batch", "history_turns", "load_image", "load_point_cloud"]
+__all__ = [
+    "InferenceRequest",
+    "build_batch",
+    "conversation_turns",
+    "history_turns",
+    "load_image",
+    "load_point_cloud",
+]
 
 
 @dataclass
@@ -108,6 +115,13 @@ def _with_placeholders(turns: list[Turn], modality: str, count: int) -> list[Tur
     return turns
 
 
+def conversation_turns(request: InferenceRequest) -> list[Turn]:
+    """The request's history and message as turns, with the modality placeholders in place."""
+    turns = [*history_turns(request.history), Turn("user", request.prompt)]
+    turns = _with_placeholders(turns, "image", len(request.images))
+    return _with_placeholders(turns, "point_cloud", len(request.point_clouds))
+
+
 def _task_and_pin(request: InferenceRequest) -> tuple[str, PinnedRouting | None]:
     routing = request.routing
     if isinstance(routing, Mapping) and "task" in routing:
@@ -133,9 +147,7 @@ def build_batch(
     task_ids_by_name = task_id_map(None)
     for i, request in enumerate(requests):
         task, pin = _task_and_pin(request)
-        turns = [*history_turns(request.history), Turn("user", request.prompt)]
-        turns = _with_placeholders(turns, "image", len(request.images))
-        turns = _with_placeholders(turns, "point_cloud", len(request.point_clouds))
+        turns = conversation_turns(request)
         encoded = encode_prompt(
             model.tokenizer, turns, task, template, use_chat_template=use_chat_template
         )
