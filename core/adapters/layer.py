@@ -131,7 +131,10 @@ class AdaptedLinear(nn.Module):
                 f"{self.name}: the routing decision covers {routed} (batch[, tokens]) but the "
                 f"input has shape {tuple(x.shape)}; was a routing context reused for another batch?"
             )
-        conditioned = self.slot.router.condition(decision, self.experts)
+        router = self.slot.router
+        conditioned = decision.cached(
+            self.experts, "conditioned", lambda: router.condition(decision, self.experts)
+        )
         if ctx is not None and not recomputing:
             for loss_name, value in conditioned.aux_losses.items():
                 if fresh or decision.aux_losses.get(loss_name) is not value:
