@@ -1,6 +1,7 @@
-"""Benchmark the adapter variants: step time, peak memory, trainable parameters.
+"""Benchmark the adapter variants: step time, peak memory, trainable parameters; and inference.
 
     python tools/benchmark.py adapters --json OUT.json [--quick] [--variants a,b] [--steps N] [--warmup N]
+    python tools/benchmark.py inference --json OUT.json [--quick] [--rounds N] [--threads N]
 
 See README "Benchmark" and :mod:`octavius.benchmark`.
 """
@@ -59,7 +60,41 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for field_name, flag in MODEL_FLAGS.items():
         model.add_argument(flag, dest=field_name, type=int)
     p.add_argument("--_memory-worker", dest="memory_worker", help=argparse.SUPPRESS)
+    q = sub.add_parser("inference", help="prefill time and decode throughput of the variants")
+    q.add_argument("--json", type=Path, help="write the result here")
+    q.add_argument("--quick", action="store_true", help="a small model and short answers")
+    q.add_argument("--rounds", type=int, help="measured rounds (full 3, quick 2)")
+    q.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    q.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
+
+
+def run_inference(args: argparse.Namespace, argv: Sequence[str]) -> dict:
+    import torch
+    from rich.progress import Progress
+
+    from octavius.benchmark.inference import FULL, QUICK, run_inference_benchmark
+    from octavius.benchmark.inference_report import inference_tables
+
+    setup = QUICK if args.quick else FULL
+    if args.rounds is not None:
+        setup = dataclasses.replace(setup, rounds=args.rounds)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    console = Console() if sys.stdout.isatty() else Console(width=140)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("building", total=None)
+        result = run_inference_benchmark(
+            setup, args.seed, on_step=lambda what: progress.update(task, description=what)
+        )
+    result["setup"]["command"] = shlex.join(["python", "tools/benchmark.py", *argv])
+    for table in inference_tables(result):
+        console.print(table)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"Wrote {args.json}")
+    return result
 
 
 def build_options(args: argparse.Namespace) -> BenchmarkOptions:
@@ -84,6 +119,8 @@ def build_options(args: argparse.Namespace) -> BenchmarkOptions:
 def main(argv: Sequence[str] | None = None) -> dict | None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.benchmark == "inference":
+        return run_inference(args, argv)
     try:
         options = build_options(args)
     except ValueError as err:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -114,6 +115,10 @@ class RoutingDecision:
     mode: Mode = "sparse"
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
     factors: FactorSelection | None = None
+    # Inference-time values derived from the decision (see ``cached``); never copied.
+    _derived: dict[tuple[int, str], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -170,6 +175,21 @@ class RoutingDecision:
                 and (factors.b_weights == factors.b_weights[:1]).all()
             )
         return same
+
+    def cached(self, owner: object, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, evaluated once per ``(owner, name)`` for this decision under no-grad.
+
+        An instance decision is reused by every decoding step of a ``generate`` call; what an
+        expert bank derives from it (the gathered, weight-folded expert factors, the
+        conditioned factor choice) is then derived once per call instead of once per step.
+        With gradients enabled it is computed every time, so training graphs stay per call.
+        """
+        if torch.is_grad_enabled():
+            return compute()
+        key = (id(owner), name)
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def detached(self) -> RoutingDecision:
         """A copy whose tensors are detached (for recording and for merging)."""

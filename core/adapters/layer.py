@@ -7,6 +7,8 @@ router may be shared with other layers (see :mod:`octavius.adapters.sharing`). G
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
@@ -131,7 +133,10 @@ class AdaptedLinear(nn.Module):
                 f"{self.name}: the routing decision covers {routed} (batch[, tokens]) but the "
                 f"input has shape {tuple(x.shape)}; was a routing context reused for another batch?"
             )
-        conditioned = self.slot.router.condition(decision, self.experts)
+        router = self.slot.router
+        conditioned = decision.cached(
+            self.experts, "conditioned", lambda: router.condition(decision, self.experts)
+        )
         if ctx is not None and not recomputing:
             for loss_name, value in conditioned.aux_losses.items():
                 if fresh or decision.aux_losses.get(loss_name) is not value:
@@ -151,12 +156,21 @@ class AdaptedLinear(nn.Module):
         decision = self.route(x)
         dtype = self.experts_dtype
         delta = self.experts(x if x.dtype == dtype else x.to(dtype), decision)
-        return y + delta.to(y.dtype)
+        return y + (delta if delta.dtype == y.dtype else delta.to(y.dtype))
 
     @property
     def experts_dtype(self) -> torch.dtype:
-        param = next(self.experts.parameters(), None)
-        return param.dtype if param is not None else self.base_layer.weight.dtype
+        # Read on every call (each decoding step): remembered, and forgotten by ``.to()``.
+        dtype = self.__dict__.get("_experts_dtype")
+        if dtype is None:
+            param = next(self.experts.parameters(), None)
+            dtype = param.dtype if param is not None else self.base_layer.weight.dtype
+            self.__dict__["_experts_dtype"] = dtype
+        return dtype
+
+    def _apply(self, fn: Any, recurse: bool = True) -> AdaptedLinear:
+        self.__dict__.pop("_experts_dtype", None)
+        return super()._apply(fn, recurse)
 
     @torch.no_grad()
     def merge(self, decision: RoutingDecision | None = None, exact: bool = True) -> None:

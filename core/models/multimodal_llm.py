@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from octavius.data.data_preprocessor import InstructionDataPreprocessor
 from octavius.data.templates import IGNORE_INDEX
 from octavius.data.tokenizer import PLACEHOLDERS, load_tokenizer
 from octavius.models.base_encoder import BaseEncoder, build_encoder
-from octavius.models.generation import GenerationConfig, greedy_generate
+from octavius.models.generation import GenerationResult, default_generation_config
 from octavius.models.llm_loading import load_causal_lm
 from octavius.models.projectors import build_projector
 from octavius.models.splicing import SplicedBatch, splice_modality_tokens
@@ -34,16 +33,6 @@ from octavius.registry import MODELS
 __all__ = ["GenerationResult", "MultimodalLLM"]
 
 _MODES = ("loss", "predict", "tensor")
-
-
-@dataclass
-class GenerationResult:
-    """Output of :meth:`MultimodalLLM.generate`: per sample, the text, the generated ids and
-    whether the answer was cut by its token limit (no EOS and no stop string before it)."""
-
-    texts: list[str]
-    token_ids: list[list[int]]
-    truncated: list[bool] = field(default_factory=list)
 
 
 @MODELS.register_module()
@@ -77,8 +66,8 @@ class MultimodalLLM(BaseModel):
         freeze_projectors: freeze the projectors too (e.g. MixLoRA's instruction tuning keeps
             the stage-1 projector fixed and trains only the adapters).
         text_encoder: ``"llm_mean"`` or ``"embedding_mean"`` (the routing context's encoder).
-        generation: :class:`~octavius.models.generation.GenerationConfig` fields
-            (``max_new_tokens``, ``use_cache``).
+        generation: defaults of ``transformers.GenerationConfig`` fields (``max_new_tokens``,
+            ``do_sample``, ``num_beams``…) for :meth:`generate` and :meth:`chat`.
         max_length: longest spliced sequence; the LLM's ``max_position_embeddings`` by default.
         data_preprocessor: config of the data preprocessor (an ``InstructionDataPreprocessor``
             by default; its ``pad_token_id`` is set from the tokenizer).
@@ -141,13 +130,7 @@ class MultimodalLLM(BaseModel):
                 ) from err
             self.adapter_report = inject_adapters(self.llm, adapters)
         self.aux_loss_weights = {str(k): float(v) for k, v in (aux_loss_weights or {}).items()}
-        self.generation_config = GenerationConfig(
-            **{
-                "eos_token_id": self.tokenizer.eos_token_id,
-                "pad_token_id": self.tokenizer.pad_token_id,
-                **dict(generation or {}),
-            }
-        )
+        self.generation_config = default_generation_config(self.tokenizer, generation)
         self.max_length = int(
             max_length or getattr(self.llm.config, "max_position_embeddings", 0) or 2**31
         )
@@ -366,51 +349,32 @@ class MultimodalLLM(BaseModel):
                 losses[name if name.startswith("loss") else f"loss_{name}"] = weight * value
         return losses
 
-    @torch.no_grad()
     def generate(
         self,
         inputs: Mapping[str, Any],
         data_samples: Sequence[Mapping[str, Any]] | None = None,
-        **overrides: Any,
+        **generation_kwargs: Any,
     ) -> GenerationResult:
-        """Greedy answers to a batch of prompts (routing decided once, at the prompt).
+        """Answers to a batch of prompts (routing decided once per sample, at the prompt).
+
+        See :func:`octavius.inference.generate.generate_batch` (``routing=``, ``merge=``,
+        ``return_routing=``, ``streamer=``, ``seed=`` and ``transformers.GenerationConfig``
+        fields).
 
         Args:
-            inputs: prompt batch (the data preprocessor's ``inputs``; any padding side).
+            inputs: the data preprocessor's ``inputs`` or its whole output (any padding side).
             data_samples: the samples' metadata (task names and definitions for routing).
-            **overrides: :class:`GenerationConfig` fields for this call (``max_new_tokens``,
-                ``use_cache``).
         """
-        labels = inputs.get("labels")
-        if labels is not None and bool((labels != IGNORE_INDEX).any()):
-            raise ValueError(
-                "generate() got samples that contain responses (labels other than -100); build the "
-                "dataset with test_mode=True so it encodes generation prompts."
-            )
-        config = GenerationConfig(**{**self.generation_config.__dict__, **overrides})
-        batch = self.prepare_inputs(inputs, data_samples, padding_side="left")
-        tasks = [str(s.get("task_type", "")) for s in data_samples or []]
-        limits = [config.limit_for(t) for t in tasks] or [config.max_new_tokens] * len(
-            batch.inputs_embeds
-        )
-        config.max_new_tokens = max(limits)
-        # One context for the whole call: its decision cache keeps instance routing fixed.
-        with use_routing_context(self.routing_context(batch, inputs, data_samples)):
-            ids = greedy_generate(self.llm, batch.inputs_embeds, batch.attention_mask, config)
-        token_ids, texts, truncated = [], [], []
-        for row, limit in zip(ids.tolist(), limits):
-            row = row[:limit]
-            ended = config.eos_token_id is not None and config.eos_token_id in row
-            if ended:
-                row = row[: row.index(config.eos_token_id)]
-            text = self.tokenizer.decode(row, skip_special_tokens=True)
-            for stop in config.stop_strings:
-                if stop in text:
-                    text, ended = text[: text.index(stop)], True
-            token_ids.append(row)
-            texts.append(text.strip())
-            truncated.append(not ended)
-        return GenerationResult(texts=texts, token_ids=token_ids, truncated=truncated)
+        from octavius.inference.generate import generate_batch
+
+        return generate_batch(self, inputs, data_samples, **generation_kwargs)
+
+    def chat(self, prompt: str, **kwargs: Any) -> Any:
+        """Answer one message; see :func:`octavius.inference.chat.chat` (``image=``,
+        ``point_cloud=``, ``history=``, ``task=``, ``routing=``, generation settings)."""
+        from octavius.inference.chat import chat
+
+        return chat(self, prompt, **kwargs)
 
     def predict(
         self, inputs: Mapping[str, Any], data_samples: Sequence[Mapping[str, Any]] | None = None

@@ -100,8 +100,13 @@ class LoRAExperts(BaseExpertBank):
         return self._token(x, decision)
 
     def _instance(self, x: torch.Tensor, decision: RoutingDecision) -> torch.Tensor:
+        lora_a, lora_b = decision.cached(self, "gathered", lambda: self._gather(decision, x.dtype))
+        return torch.bmm(torch.bmm(x, lora_a), lora_b)  # (b, n, d_out)
+
+    def _gather(self, decision: RoutingDecision, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+        """Each sample's chosen experts, ``(b, d_in, k·r)`` and ``(b, k·r, d_out)``, weights folded."""
         b, k = decision.indices.shape
-        weights = decision.weights.to(x.dtype) * self.scale
+        weights = decision.weights.to(dtype) * self.scale
         lora_a = self.lora_A[decision.indices]  # (b, k, r, d_in)
         lora_b = self.lora_B[decision.indices]  # (b, k, r, d_out)
         # Folding the weight into the smaller factor scales the fewest numbers.
@@ -109,9 +114,9 @@ class LoRAExperts(BaseExpertBank):
             lora_a = lora_a * weights[:, :, None, None]
         else:
             lora_b = lora_b * weights[:, :, None, None]
-        lora_a = lora_a.reshape(b, k * self.rank, self.in_features)
+        lora_a = lora_a.reshape(b, k * self.rank, self.in_features).transpose(1, 2)
         lora_b = lora_b.reshape(b, k * self.rank, self.out_features)
-        return torch.bmm(torch.bmm(x, lora_a.transpose(1, 2)), lora_b)  # (b, n, d_out)
+        return lora_a, lora_b
 
     def _token(self, x: torch.Tensor, decision: RoutingDecision) -> torch.Tensor:
         b, n, k = decision.indices.shape

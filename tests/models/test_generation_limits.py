@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from octavius.models.generation import GenerationConfig
+from octavius.models.generation import check_task_limits, default_generation_config, task_limits
 from tests.models.test_multimodal_llm import (  # noqa: F401 - module fixtures
     assets,
     batch_of,
@@ -68,13 +68,17 @@ def test_stop_strings_end_an_answer_as_the_release_splits_on_its_separator(asset
     assert cut.truncated == [False]
 
 
-def test_config_checks():
-    assert (
-        GenerationConfig(max_new_tokens=400, task_max_new_tokens={"vqa": 16}).limit_for("vqa") == 16
+def test_config_checks(assets):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(assets.llm)
+    config = default_generation_config(
+        tokenizer, dict(max_new_tokens=400, task_max_new_tokens={"vqa": 16})
     )
-    assert GenerationConfig(max_new_tokens=3, task_max_new_tokens={"vqa": 16}).limit_for("vqa") == 3
-    assert GenerationConfig(max_new_tokens=400).limit_for("detection") == 400
+    assert config.max_new_tokens == 400 and task_limits(config) == {"vqa": 16}
+    assert task_limits(default_generation_config(tokenizer, None)) == {}
+    assert check_task_limits({"vqa": 16}) == {"vqa": 16}
     with pytest.raises(ValueError, match="task_max_new_tokens"):
-        GenerationConfig(task_max_new_tokens={"vqa": 0})
-    with pytest.raises(TypeError, match="stop_strings"):
-        GenerationConfig(stop_strings="###")
+        default_generation_config(tokenizer, dict(task_max_new_tokens={"vqa": 0}))
+    with pytest.raises(ValueError, match="max_new_tokenz"):
+        default_generation_config(tokenizer, dict(max_new_tokenz=3))

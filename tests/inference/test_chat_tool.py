@@ -1,0 +1,100 @@
+"""tools/chat.py under a pseudo-terminal, with scripted input."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from octavius.checkpoints import save_checkpoint
+from octavius.inference.loading import load_for_inference
+from tests.inference.conftest import randomise_lora_b
+from tests.inference.tool_setup import write_config
+
+REPO = Path(__file__).resolve().parents[2]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1b\][^\x07]*\x07|\r")
+
+
+def _read_until(fd: int, needle: str, seen: list[str], timeout: float = 180) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = ANSI.sub("", "".join(seen))
+        if needle in text:
+            return text
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen.append(chunk.decode("utf-8", "replace"))
+    raise AssertionError(f"{needle!r} never appeared; output:\n{ANSI.sub('', ''.join(seen))}")
+
+
+def test_chat_in_a_pseudo_terminal(assets, tmp_path):
+    config = write_config(assets, tmp_path / "model", max_new_tokens=8)
+    model = load_for_inference(config)
+    randomise_lora_b(model)
+    checkpoint = save_checkpoint(tmp_path / "iter_1", model, rng_state=False)
+    model = load_for_inference(config, checkpoint)
+    image = tmp_path / "red.png"
+    Image.new("RGB", (32, 32), (200, 20, 20)).save(image)
+    expected = model.chat("What is this?", image=str(image), return_routing=True)
+    follow_up = model.chat("And the colour?", image=str(image), history=expected.history)
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "TERM": "xterm"}
+    env["OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tools" / "chat.py"), str(config), str(checkpoint)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=REPO,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen: list[str] = []
+    try:
+
+        def say(line: str, wait_for: str) -> str:
+            _read_until(master, "you>", seen)
+            seen.clear()
+            os.write(master, (line + "\n").encode())
+            return _read_until(master, wait_for, seen)
+
+        say(f"/image {image}", "image attached")
+        out = say("What is this?", "you>")
+        assert "assistant>" in out
+        answer = out.split("assistant>", 1)[1].split("you>", 1)[0]
+        assert "".join(answer.split()) == "".join(expected.text.split())
+        out = say("/routing", "Routing of the last answer")
+        out = _read_until(master, "self_attn.v_proj", seen)
+        first = out.split("model.layers.0.self_attn.k_proj", 1)[1].splitlines()[0]
+        experts = ", ".join(
+            map(str, expected.routing["model.layers.0.self_attn.k_proj"]["experts"])
+        )
+        assert experts in first
+        out = say("And the colour?", "you>")
+        answer = out.split("assistant>", 1)[1].split("you>", 1)[0]
+        assert "".join(answer.split()) == "".join(follow_up.text.split())
+        say("/reset", "conversation cleared")
+        say("/nonsense", "unknown command")
+        _read_until(master, "you>", seen)
+        os.write(master, b"/quit\n")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
