@@ -71,7 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_cfg.add_argument("config", help="config file")
     p_cfg.add_argument("--cfg-options", nargs="+", action=DictAction, help="key=value overrides")
     p_cfg.set_defaults(func=cmd_config)
+    _add_estimate(sub)
     return parser
+
+
+# ---------------------------------------------------------------- estimate
+def _add_estimate(sub: argparse._SubParsersAction) -> None:
+    """``estimate CONFIG``: per-device training memory without loading weights."""
+    from octavius.estimate.command import add_arguments, run
+
+    p_est = sub.add_parser("estimate", help="per-device training memory of a config")
+    add_arguments(p_est)
+    p_est.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
