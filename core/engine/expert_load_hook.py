@@ -249,7 +249,7 @@ class ExpertLoadHook(Hook):
         self._log_summary(runner, table, step)
         for name, expert, share in collapsed:
             runner.logger.warning(
-                f"expert load: layer {name} has collapsed onto expert {expert} (more than "
+                f"expert load: layer {name} has collapsed onto expert {expert} (at least "
                 f"{share:.0%} of its choices in every iteration up to {step}, threshold "
                 f"collapse_share={self.collapse_share:.0%}); raise the balancing-loss weight "
                 "(model.aux_loss_weights) or check the router's learning rate."
