@@ -153,9 +153,11 @@ class MultimodalLLM(BaseModel):
         # init_weights() (run by the Runner) must not call the Hugging Face re-initialisation.
         self.llm.is_init = True
         if gradient_checkpointing:
-            self.llm.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
+            kwargs = {"use_reentrant": False}
+            if hasattr(self.llm, "activation_checkpointing_enable"):  # transformers >= 5
+                self.llm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                self.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         if (
             isinstance(self.data_preprocessor, InstructionDataPreprocessor)
             and self.data_preprocessor.pad_token_id is None

@@ -21,3 +21,8 @@ model = dict(
     projector=dict(type="MLPProjector", num_layers=2),
     adapters=adapters,  # rules "mlp" (token top-1 of 3 LoRA experts) and "attention" (LoRA)
 )
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+model["gradient_checkpointing"] = True
+model["encoders"]["image"]["dtype"] = "bfloat16"

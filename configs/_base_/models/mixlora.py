@@ -24,3 +24,8 @@ model = dict(
     adapters=adapters,  # a pool of 16 rank-1 factors, r = 4, ConditionalFactorRouter with CFS
 )
 model["adapters"]["experts"]["dropout"] = 0.05
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+model["gradient_checkpointing"] = True
+model["encoders"]["image"]["dtype"] = "bfloat16"

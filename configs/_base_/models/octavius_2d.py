@@ -25,3 +25,8 @@ model = dict(
     projector="LinearProjector",  # f^proj of eq. 4
     adapters=adapters,  # 4 rank-32 LoRA experts on q/k/v/o, global top-2 instance gate
 )
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+model["gradient_checkpointing"] = True
+model["encoders"]["image"]["dtype"] = "bfloat16"

@@ -20,3 +20,6 @@ model = dict(
     adapters=adapters,
 )
 model["adapters"]["experts"]["num_experts"] = 3  # the 3D setting of the release
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward.
+model["gradient_checkpointing"] = True
