@@ -152,3 +152,36 @@ def test_estimate_within_15_percent_of_measured_peak(assets, tmp_path):
         load_config(str(config)), EstimateOptions(micro_batch=batch, seq_len=tokens)
     )
     assert estimate.total / MIB == pytest.approx(measured, rel=0.15)
+
+
+def test_cli_prints_json_and_the_largest_micro_batch_fits(assets, tmp_path, capsys):
+    import json
+
+    from octavius.cli import main
+    from octavius.config import load_config
+
+    config = tmp_path / "tiny_cli.py"
+    config.write_text(f"model = {_model_config(*assets)!r}\ndefault_scope = 'octavius'\n")
+    argv = ["estimate", str(config), "--seq-len", "128", "--micro-batch", "2", "--json"]
+    assert main([*argv, "--device-gb", "0.5", "--reserve-gb", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tokens_per_step"] == 2 * 128
+    largest = out["largest_micro_batch"]["0.5"]
+    assert largest > 2
+    cfg = load_config(str(config))
+    fits = estimate_memory(cfg, EstimateOptions(seq_len=128, micro_batch=largest)).total
+    over = estimate_memory(cfg, EstimateOptions(seq_len=128, micro_batch=largest + 1)).total
+    assert fits <= 0.5 * 1024**3 < over
+
+
+def test_cli_names_the_config_key_of_a_missing_llm(tmp_path, capsys):
+    from octavius.cli import main
+
+    config = tmp_path / "missing.py"
+    config.write_text(
+        "model = dict(type='MultimodalLLM', llm='nowhere/llama')\n"
+        "train_dataloader = dict(batch_size=1, dataset=dict(max_length=64))\n"
+    )
+    assert main(["estimate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "model.llm" in err and "nowhere/llama" in err and "--llm-config" in err
