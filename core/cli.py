@@ -119,7 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     from octavius.weights.cli import add_weights_parser
 
     add_weights_parser(sub)
+    _add_estimate(sub)
     return parser
+
+
+# ---------------------------------------------------------------- estimate
+def _add_estimate(sub: argparse._SubParsersAction) -> None:
+    """``estimate CONFIG``: per-device training memory without loading weights."""
+    from octavius.estimate.command import add_arguments, run
+
+    p_est = sub.add_parser("estimate", help="per-device training memory of a config")
+    add_arguments(p_est)
+    p_est.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,8 +16,9 @@ default_hooks = dict(
     checkpoint=dict(type="SafeCheckpointHook", interval=1, by_epoch=True, max_keep_ckpts=2),
     sampler_seed=dict(type="DistSamplerSeedHook"),
 )
-# Progress bars with ETA, and text tokens per second in the log.
-custom_hooks = [dict(type="ProgressHook")]
+# Progress bars with ETA, and text tokens per second in the log; expert shares of every routed
+# layer at the log interval, with a warning when one expert takes over a layer.
+custom_hooks = [dict(type="ProgressHook"), dict(type="ExpertLoadHook", collapse_share=0.9)]
 
 log_processor = dict(type="LogProcessor", window_size=10, by_epoch=True)
 log_level = "INFO"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from octavius._autoimport import import_submodules
 from octavius.engine.autocast_optim_wrapper import AutocastOptimWrapper
+from octavius.engine.expert_load_hook import ExpertLoadHook
 from octavius.engine.prediction_writer_hook import PredictionWriterHook
 from octavius.engine.progress_hook import ProgressHook
 from octavius.engine.runner import OctaviusRunner
@@ -18,6 +19,7 @@ from octavius.engine.two_stage_load_hook import TwoStageLoadHook, load_stage1_we
 
 __all__ = [
     "AutocastOptimWrapper",
+    "ExpertLoadHook",
     "OctaviusRunner",
     "PredictionWriterHook",
     "ProgressHook",

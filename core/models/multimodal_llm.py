@@ -69,6 +69,10 @@ class MultimodalLLM(BaseModel):
         generation: defaults of ``transformers.GenerationConfig`` fields (``max_new_tokens``,
             ``do_sample``, ``num_beams``…) for :meth:`generate` and :meth:`chat`.
         max_length: longest spliced sequence; the LLM's ``max_position_embeddings`` by default.
+        gradient_checkpointing: recompute each decoder layer in backward instead of keeping its
+            activations (transformers' ``gradient_checkpointing_enable``, non-reentrant, so the
+            adapters get gradients even when the inputs need none); a layer then keeps only its
+            input (see ``python -m octavius estimate``).
         data_preprocessor: config of the data preprocessor (an ``InstructionDataPreprocessor``
             by default; its ``pad_token_id`` is set from the tokenizer).
         init_cfg: mmengine initialisation config.
@@ -90,6 +94,7 @@ class MultimodalLLM(BaseModel):
         text_encoder: str = "llm_mean",
         generation: Mapping[str, Any] | None = None,
         max_length: int | None = None,
+        gradient_checkpointing: bool = False,
         data_preprocessor: Mapping[str, Any] | nn.Module | None = None,
         init_cfg: dict | list | None = None,
         routing_recorder: Callable[[str, Any, RoutingContext], None] | None = None,
@@ -141,6 +146,12 @@ class MultimodalLLM(BaseModel):
         # The LLM is pre-trained and its adapters are initialised at injection: mmengine's
         # init_weights() (run by the Runner) must not call the Hugging Face re-initialisation.
         self.llm.is_init = True
+        if gradient_checkpointing:
+            kwargs = {"use_reentrant": False}
+            if hasattr(self.llm, "activation_checkpointing_enable"):  # transformers >= 5
+                self.llm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                self.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         if (
             isinstance(self.data_preprocessor, InstructionDataPreprocessor)
             and self.data_preprocessor.pad_token_id is None

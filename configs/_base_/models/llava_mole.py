@@ -24,3 +24,8 @@ model = dict(
     adapters=adapters,  # rules "mlp" (token top-1 of 3 LoRA experts) and "attention" (LoRA)
     generation=dict(max_new_tokens=128),  # LLaVA's evaluation scripts (model_vqa_loader.py)
 )
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+model["gradient_checkpointing"] = True
+model["encoders"]["image"]["dtype"] = "bfloat16"

@@ -27,3 +27,8 @@ model = dict(
     generation=dict(max_new_tokens=128),  # LLaVA's evaluation scripts (model_vqa_loader.py)
 )
 model["adapters"]["experts"]["dropout"] = 0.05
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+model["gradient_checkpointing"] = True
+model["encoders"]["image"]["dtype"] = "bfloat16"

@@ -28,3 +28,8 @@ model = dict(
     # "###" separator (LAMMTemplate).
     generation=dict(max_new_tokens=400, stop_strings=["###"]),
 )
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+model["gradient_checkpointing"] = True
+model["encoders"]["image"]["dtype"] = "bfloat16"

@@ -24,3 +24,6 @@ model = dict(
     generation=dict(max_new_tokens=400, stop_strings=["###"]),
 )
 model["adapters"]["experts"]["num_experts"] = 3  # the 3D setting of the release
+
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward.
+model["gradient_checkpointing"] = True
