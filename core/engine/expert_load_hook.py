@@ -31,7 +31,7 @@ import torch
 from mmengine.hooks import Hook, LoggerHook
 
 from octavius.adapters.context import RoutingContext
-from octavius.adapters.decision import B_INDICES, RoutingDecision
+from octavius.adapters.decision import RoutingDecision
 from octavius.registry import HOOKS
 
 __all__ = ["ExpertLoadHook", "LayerLoad", "choice_counts"]
@@ -133,7 +133,7 @@ class ExpertLoadHook(Hook):
             return
         mask = ctx.attention_mask if decision.level == "token" else None
         groups = {layer: (decision.indices, _num_choices(decision, decision.indices))}
-        b_indices = decision.extras.get(B_INDICES)
+        b_indices = decision.factors.b_indices if decision.factors is not None else None
         if isinstance(b_indices, torch.Tensor):
             groups = {
                 f"{layer}/A": groups[layer],
@@ -279,9 +279,7 @@ class ExpertLoadHook(Hook):
 
 
 def _num_choices_b(decision: RoutingDecision, b_indices: torch.Tensor) -> int:
-    from octavius.adapters.decision import B_PROBS
-
-    probs = decision.extras.get(B_PROBS)
+    probs = decision.factors.b_probs if decision.factors is not None else None
     if isinstance(probs, torch.Tensor):
         return int(probs.shape[-1])
     return int(b_indices.max().item()) + 1 if b_indices.numel() else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -15,7 +16,7 @@ from torch.utils.data import Dataset
 
 from octavius.adapters import inject_adapters
 from octavius.adapters.context import RoutingContext, use_routing_context
-from octavius.adapters.decision import B_INDICES, RoutingDecision
+from octavius.adapters.decision import FactorSelection, RoutingDecision
 from octavius.engine.expert_load_hook import ExpertLoadHook, choice_counts
 
 
@@ -90,8 +91,10 @@ def test_shares_entropy_and_losses_of_an_interval():
 def test_factor_routing_reports_a_and_b_factors():
     runner = _Runner("expert_load_factors")
     hook = ExpertLoadHook(interval=1, console_layers=0)
-    decision = _instance([[0, 1], [0, 1]], e=3)
-    decision.extras[B_INDICES] = torch.tensor([[2, 2], [2, 1]])
+    decision = dataclasses.replace(
+        _instance([[0, 1], [0, 1]], e=3),
+        factors=FactorSelection.chosen(torch.tensor([[2, 2], [2, 1]]), torch.ones(2, 2)),
+    )
     _iterate(hook, runner, [("mlp.up", decision, RoutingContext())])
     ((scalars, _),) = runner.visualizer.calls
     assert scalars["expert_load/mlp.up/A/share_0"] == pytest.approx(0.5)
