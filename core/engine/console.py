@@ -27,6 +27,7 @@ CONSOLE = {"octavius_console": True}
 #: Messages that are logged to the file but never shown on the terminal.
 NOISE = (
     '"FileClient" will be deprecated',
+    '"HardDiskBackend" is the alias of "LocalBackend"',
     "The prefix is not set in metric class",
     "Reach the end of the dataloader",
 )
