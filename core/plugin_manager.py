@@ -141,7 +141,11 @@ def load_plugins(force: bool = False) -> list[PluginFailure]:
                 failures.append(PluginFailure(dist_name, f"{ep.name} = {ep.value}", repr(err)))
             else:
                 for key in _snapshot(registry) - before:
-                    origins[key] = dist_name
+                    public, _, name = key.partition(":")
+                    obj = registry.ALL_REGISTRIES[public].module_dict.get(name)
+                    module = getattr(obj, "__module__", "") or ""
+                    if not (module == "octavius" or module.startswith("octavius.")):
+                        origins[key] = dist_name  # built-ins a plugin's import pulled in stay ours
             finally:
                 _state.current = None
             _state.origins = {**(_state.origins or {}), **origins}

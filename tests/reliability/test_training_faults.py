@@ -25,7 +25,7 @@ class PoisonWeightsHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter + 1 == self.at:
             model = getattr(runner.model, "module", runner.model)
-            name, param = next((n, p) for n, p in model.named_parameters() if "lora_A" in n)
+            param = next(p for n, p in model.named_parameters() if "lora_A" in n)
             with torch.no_grad():
                 param.fill_(float("nan"))
 
