@@ -19,6 +19,7 @@ from mmengine.config import Config
 from octavius.config import DictAction, load_config
 from octavius.engine.launch import LAUNCHERS
 from octavius.engine.test_entry import apply_test_options, run_test
+from octavius.engine.train_entry import default_work_dir
 from octavius.errors import run_cli, set_error_log_dir
 from octavius.plugin_manager import load_plugins
 
@@ -57,6 +58,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    set_error_log_dir(args.work_dir or default_work_dir(args.config))
     load_plugins()
     cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)

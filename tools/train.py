@@ -22,7 +22,12 @@ from mmengine.config import Config
 
 from octavius.config import DictAction, load_config
 from octavius.engine.launch import LAUNCHERS
-from octavius.engine.train_entry import TrainOptions, apply_train_options, run_training
+from octavius.engine.train_entry import (
+    TrainOptions,
+    apply_train_options,
+    default_work_dir,
+    run_training,
+)
 from octavius.errors import run_cli, set_error_log_dir
 from octavius.plugin_manager import load_plugins
 
@@ -81,6 +86,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    set_error_log_dir(args.work_dir or default_work_dir(args.config))
     load_plugins()
     cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
