@@ -20,6 +20,7 @@ import logging
 import re
 from typing import Any
 
+from torch import nn
 from tqdm.auto import tqdm
 
 #: ``extra`` of a log record that is meant for the terminal too.
@@ -89,7 +90,7 @@ def describe_run(runner: Any) -> str:
     from octavius.checkpoints.checkpoint import unwrap_model
 
     model = unwrap_model(runner.model)
-    params = list(model.parameters())
+    params = list(model.parameters()) if isinstance(model, nn.Module) else []
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     cfg = runner.cfg
@@ -101,10 +102,9 @@ def describe_run(runner: Any) -> str:
     if isinstance(encoders, dict):
         kinds = ", ".join(f"{name}={enc.get('type', '?')}" for name, enc in encoders.items() if enc)
         parts.append(f"encoders {kinds}")
-    lines = [
-        "model: " + "; ".join(parts),
-        f"parameters: {trainable:,} trainable of {total:,}",
-    ]
+    lines = ["model: " + "; ".join(parts)]
+    if total:
+        lines.append(f"parameters: {trainable:,} trainable of {total:,}")
     train_cfg = cfg.get("train_cfg") or {}
     length = train_cfg.get("max_iters") or train_cfg.get("max_epochs")
     unit = "iterations" if "max_iters" in train_cfg else "epochs"

@@ -57,8 +57,11 @@ class OctaviusRunner(Runner):
         return self._rng_before_val
 
     def register_default_hooks(self, hooks: dict | None = None) -> None:
-        """Register mmengine's default hooks, with ``SafeCheckpointHook`` for checkpoints."""
+        """Register mmengine's default hooks (``SafeCheckpointHook`` for checkpoints) and
+        :class:`~octavius.engine.non_finite_check_hook.NonFiniteCheckHook`."""
         hooks = dict(hooks or {})
+        # Stop at the first non-finite loss or weight (``default_hooks.non_finite=None`` opts out).
+        hooks.setdefault("non_finite", {"type": "NonFiniteCheckHook"})
         checkpoint = hooks.get("checkpoint", {"type": "CheckpointHook", "interval": 1})
         if isinstance(checkpoint, dict) and checkpoint.get("type") in _MMENGINE_CHECKPOINT_HOOK:
             hooks["checkpoint"] = {**checkpoint, "type": "SafeCheckpointHook"}

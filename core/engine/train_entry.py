@@ -146,15 +146,6 @@ def apply_train_options(cfg: Config, options: TrainOptions) -> Config:
     if options.resume:
         cfg.resume = "auto" if options.resume == "auto" else True
         if isinstance(options.resume, str) and options.resume != "auto":
-            if (
-                not Path(options.resume).exists()
-                and not Path(options.resume).with_suffix("").exists()
-            ):
-                raise FileNotFoundError(
-                    f"--resume {options.resume}: no such checkpoint directory. Pass an iter_N "
-                    "directory of a work dir, or --resume alone to continue from its "
-                    "last_checkpoint."
-                )
             cfg.load_from = options.resume
     if options.allow_config_change:
         cfg.allow_config_change = True
@@ -168,7 +159,6 @@ def apply_train_options(cfg: Config, options: TrainOptions) -> Config:
         cfg.setdefault("runner_type", "OctaviusRunner")
     elif cfg.get("env_cfg") is None:
         cfg.env_cfg = {}  # FlexibleRunner, unlike Runner, has no default for it
-    add_custom_hook(cfg, {"type": "NonFiniteCheckHook"})
     if options.progress:
         add_custom_hook(cfg, {"type": "ProgressHook"})
     else:
