@@ -192,9 +192,17 @@ def _prepare_assets(cfg: Config) -> None:
             prepare_assets(cfg)
 
 
+def _quiet_transformers() -> None:
+    """No per-file "Loading weights" bars from ``from_pretrained`` (the run has its own bar)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def build_runner(cfg: Config) -> Any:
     """Start the process group if needed, prepare assets, and build the runner of ``cfg``."""
     check_strategy(cfg)
+    _quiet_transformers()
     setup_distributed(cfg)
     _prepare_assets(cfg)
     return runner_class(cfg).from_cfg(cfg)
