@@ -82,6 +82,7 @@ class _ErrorLog:
     """Where the traceback of a failed command goes when no run log exists yet."""
 
     work_dir: Path | None = None
+    loggers_before: frozenset[str] = frozenset()
 
 
 def set_error_log_dir(work_dir: str | Path | None) -> None:
@@ -107,11 +108,20 @@ def error_message(err: BaseException) -> str:
     return text.strip() or type(err).__name__
 
 
+def _logger_names() -> set[str]:
+    from mmengine.logging import MMLogger
+
+    return set(MMLogger._instance_dict)
+
+
 def _run_log_files() -> list[Path]:
+    """Log files of the loggers this command created (a runner's ``<timestamp>.log``)."""
     from mmengine.logging import MMLogger
 
     files = []
-    for logger in list(MMLogger._instance_dict.values()):
+    for name, logger in list(MMLogger._instance_dict.items()):
+        if name in _ErrorLog.loggers_before:
+            continue
         for handler in logger.handlers:
             if isinstance(handler, logging.FileHandler):
                 files.append(Path(handler.baseFilename))
@@ -158,6 +168,7 @@ def run_cli(main: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | N
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     set_error_log_dir(None)
+    _ErrorLog.loggers_before = frozenset(_logger_names())
     try:
         main(args)
     except KeyboardInterrupt:
