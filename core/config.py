@@ -22,8 +22,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+from mmengine.config import DictAction as _MMEngineDictAction
 
+from octavius.config_check import check_component_args, config_load_error
+from octavius.errors import ConfigKeyError, ConfigSyntaxError, ConfigValueError
 from octavius.plugin_manager import plugin_config_keys
 
 #: Keys mmengine's Runner reads (``Runner.from_cfg``) plus the ones Octavius's tools read.
@@ -74,6 +77,7 @@ OCTAVIUS_KEYS = frozenset(
         "quickstart",  # assets the embedded quickstart prepares before training
         "export",  # settings read by the export tool
         "config_variables",  # names of top-level variables, declared to silence the report
+        "allow_config_change",  # resume a checkpoint trained with another model/optimizer config
     }
 )
 
@@ -146,11 +150,18 @@ def resolve_placeholders(cfg: Config) -> Config:
     return cfg
 
 
-class ConfigKeyError(KeyError):
-    """A top-level config key that looks like a misspelled accepted key."""
+class DictAction(_MMEngineDictAction):
+    """mmengine's ``--cfg-options`` parser, with a clear message for an item without ``=``."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        items = [values] if isinstance(values, str) else list(values or [])
+        for item in items:
+            if "=" not in item or item.startswith("="):
+                parser.error(
+                    f"{option_string or '--cfg-options'}: '{item}' is not KEY=VALUE; write e.g. "
+                    "train_cfg.max_iters=100 (no spaces around '=')."
+                )
+        super().__call__(parser, namespace, values, option_string)
 
 
 class UnknownConfigKeyWarning(UserWarning):
@@ -201,23 +212,36 @@ def load_config(
     path: str | Path,
     cfg_options: dict | None = None,
     extra_keys: Sequence[str] = (),
+    check_components: bool = True,
 ) -> Config:
     """Load a config file, apply ``--cfg-options`` overrides, resolve placeholders, check keys.
+
+    Every component dict (``dict(type=...)``) is checked against its constructor: unknown
+    arguments and scalar values of the wrong type fail here, naming the dict's config path.
 
     Raises:
         FileNotFoundError: naming the path when it does not exist.
         ConfigKeyError: for a misspelled top-level key.
         ConfigPlaceholderError: for a ``{{name}}`` naming no top-level variable.
+        ConfigSyntaxError: when the file (or a base it inherits) does not parse or run; names
+            the file and line.
+        ConfigKeyError: for a misspelled top-level key or component argument.
+        ConfigValueError: for a component argument of the wrong type.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
-    cfg = Config.fromfile(str(path))
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as err:
+        raise config_load_error(path, err) from err
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     resolve_placeholders(cfg)
     cfg.setdefault("default_scope", "octavius")
     check_top_level_keys(cfg, extra_keys)
+    if check_components:
+        check_component_args(cfg._cfg_dict, source=str(path))
     return cfg
 
 
@@ -227,6 +251,8 @@ __all__ = [
     "RUNNER_KEYS",
     "ConfigKeyError",
     "ConfigPlaceholderError",
+    "ConfigSyntaxError",
+    "ConfigValueError",
     "DictAction",
     "UnknownConfigKeyWarning",
     "accepted_keys",

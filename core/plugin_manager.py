@@ -1,13 +1,15 @@
 """Discovery and loading of third-party plugins through entry points and pluggy.
 
 Entry-point groups read: ``octavius`` and ``octavius.plugins``. Set ``OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD=1``
-to load none of them automatically; ``OCTAVIUS_PLUGINS=dist_a,dist_b`` then loads only the named
-distributions (like pytest's ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` / ``-p``).
+to load none of them automatically; ``OCTAVIUS_PLUGINS=dist_a,dist_b`` loads only the named
+distributions, with or without the first variable (like pytest's ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``
+/ ``-p``). An unknown component name then suggests the installed plugin that defines it.
 
 A plugin that fails to import or to register is reported by distribution name with its error
 (:func:`plugin_failures`, a warning, and ``python -m octavius list``); the others keep working.
-A name clash is not such a failure: it raises, since a silently shadowed component would change
-results.
+A name clash is not such a failure: it raises, naming both distributions, since a silently
+shadowed component would change results. ``force=True`` does not change that: a name registered
+by one distribution is never replaced by another.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class _State:
     loading: bool = False
     failures: list[PluginFailure] | None = None
     origins: dict[str, str] | None = None
+    current: str | None = None  # the distribution whose plugin is registering right now
 
 
 _state = _State()
@@ -80,13 +83,20 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return found
 
 
+def _normalized(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def autoload_disabled() -> bool:
+    """Whether ``OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD`` turns automatic loading off."""
+    return os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def _selected(dist_name: str) -> bool:
-    if os.environ.get(DISABLE_ENV, "").strip().lower() not in ("1", "true", "yes"):
-        return True
-    wanted = {
-        n.strip().lower().replace("_", "-") for n in os.environ.get(SELECT_ENV, "").split(",")
-    }
-    return dist_name.lower().replace("_", "-") in wanted
+    wanted = {_normalized(n) for n in os.environ.get(SELECT_ENV, "").split(",") if n.strip()}
+    if wanted:
+        return _normalized(dist_name) in wanted
+    return not autoload_disabled()
 
 
 def load_plugins(force: bool = False) -> list[PluginFailure]:
@@ -111,6 +121,7 @@ def load_plugins(force: bool = False) -> list[PluginFailure]:
             if not _selected(dist_name) or manager.get_plugin(ep.name) is not None:
                 continue
             before = _snapshot(registry)
+            _state.current = dist_name
             try:
                 module = ep.load()
                 manager.register(module, name=ep.name)
@@ -130,7 +141,14 @@ def load_plugins(force: bool = False) -> list[PluginFailure]:
                 failures.append(PluginFailure(dist_name, f"{ep.name} = {ep.value}", repr(err)))
             else:
                 for key in _snapshot(registry) - before:
-                    origins[key] = dist_name
+                    public, _, name = key.partition(":")
+                    obj = registry.ALL_REGISTRIES[public].module_dict.get(name)
+                    module = getattr(obj, "__module__", "") or ""
+                    if not (module == "octavius" or module.startswith("octavius.")):
+                        origins[key] = dist_name  # built-ins a plugin's import pulled in stay ours
+            finally:
+                _state.current = None
+            _state.origins = {**(_state.origins or {}), **origins}
         for failure in failures:
             warnings.warn(
                 f"Octavius plugin '{failure.distribution}' ({failure.entry_point}) failed to load "
@@ -157,6 +175,49 @@ def _snapshot(registry_module: object) -> set[str]:
     for public, reg in registry_module.ALL_REGISTRIES.items():  # type: ignore[attr-defined]
         keys.update(f"{public}:{name}" for name in reg.module_dict)
     return keys
+
+
+def registering_distribution() -> str | None:
+    """The distribution whose plugin is registering components right now, if any."""
+    return _state.current
+
+
+def distribution_of(registry_public_name: str | None, name: str, obj: object) -> str | None:
+    """The distribution that registered ``obj`` under ``name``: ``octavius`` for built-ins."""
+    if registry_public_name is not None:
+        dist = (_state.origins or {}).get(f"{registry_public_name}:{name}")
+        if dist is not None:
+            return dist
+    module = getattr(obj, "__module__", "") or ""
+    if module == "octavius" or module.startswith("octavius."):
+        return "octavius"
+    dists = metadata.packages_distributions().get(module.split(".")[0])
+    return dists[0] if dists else None
+
+
+def plugins_defining(name: str) -> list[str]:
+    """Installed plugin distributions that are not loaded and whose source mentions ``name``.
+
+    Reads the files of each entry-point distribution as text (nothing is imported), to suggest
+    the plugin that provides a component when automatic loading is off.
+    """
+    manager = get_plugin_manager()
+    found: list[str] = []
+    for ep in _entry_points():
+        dist = ep.dist
+        if dist is None or manager.get_plugin(ep.name) is not None or dist.name in found:
+            continue
+        for file in dist.files or []:
+            if file.suffix != ".py":
+                continue
+            try:
+                text = file.locate().read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if f"class {name}" in text or f'"{name}"' in text or f"'{name}'" in text:
+                found.append(dist.name)
+                break
+    return found
 
 
 def plugin_failures() -> list[PluginFailure]:

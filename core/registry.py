@@ -79,6 +79,42 @@ class OctaviusRegistry(Registry):
             raise UnknownComponentError(self.unknown_name_message(key))
         return obj
 
+    def _register_module(
+        self, module: type, module_name: str | list[str] | None = None, force: bool = False
+    ) -> None:
+        """Register like mmengine, but never replace another distribution's component.
+
+        ``force=True`` may re-register a name of the same distribution (a reloaded module); a
+        name registered by another distribution (a plugin taking over ``InstanceRouter``) is
+        refused whatever ``force`` says.
+
+        Raises:
+            octavius.plugin_manager.ComponentNameClashError: naming both distributions.
+        """
+        from octavius.plugin_manager import (
+            ComponentNameClashError,
+            distribution_of,
+            registering_distribution,
+        )
+
+        names = [module_name] if isinstance(module_name, str) else module_name
+        public = next((k for k, v in ALL_REGISTRIES.items() if v is self), None)
+        for name in names or [getattr(module, "__name__", "")]:
+            existing = self._module_dict.get(name)
+            if existing is None or existing is module:
+                continue
+            old = distribution_of(public, name, existing)
+            new = registering_distribution() or distribution_of(None, name, module)
+            if old and new and old != new:
+                raise ComponentNameClashError(
+                    f"'{name}' in the '{self.name}' registry is already registered by "
+                    f"distribution '{old}' ({existing.__module__}); distribution '{new}' "
+                    f"({getattr(module, '__module__', '?')}) registers it again"
+                    f"{' with force=True' if force else ''}. A name is never replaced across "
+                    f"distributions: register the component of '{new}' under another name."
+                )
+        super()._register_module(module, module_name, force)
+
     def known_names(self) -> list[str]:
         """Names registered here and in the parent registries, sorted."""
         names: set[str] = set()
@@ -97,9 +133,24 @@ class OctaviusRegistry(Registry):
         listed = ", ".join(own) if own else "(none)"
         return (
             f"'{key}' is not registered in the '{self.name}' registry (scope '{self.scope}').{hint}"
-            f" Registered here: {listed}. Run `python -m octavius list {self.name}` to see every"
-            " component and where it comes from."
+            f"{_plugin_hint(real_key)} Registered here: {listed}. Run `python -m octavius list "
+            f"{self.name}` to see every component and where it comes from."
         )
+
+
+def _plugin_hint(name: str) -> str:
+    """Which installed but unloaded plugin defines ``name`` (plugin loading restricted)."""
+    from octavius import plugin_manager as pm
+
+    providers = pm.plugins_defining(name)
+    if not providers:
+        return ""
+    listed = ",".join(providers)
+    return (
+        f" It is provided by the installed plugin distribution {', '.join(repr(p) for p in providers)},"
+        f" which is not loaded ({pm.DISABLE_ENV}/{pm.SELECT_ENV} restrict plugin loading): set "
+        f"{pm.SELECT_ENV}={listed} (or unset {pm.DISABLE_ENV})."
+    )
 
 
 def _child(

@@ -11,6 +11,9 @@ Examples::
     # a peft LoRA adapter → an Octavius checkpoint (prints the adapter rules for the config)
     python tools/export.py import-peft CONFIG ADAPTER_DIR out/iter_0
 
+OUT_DIR must not be (inside) a directory the export reads (the base LLM, an encoder, the
+checkpoint), and must be empty unless ``--overwrite`` is given.
+
 See docs/training.md.
 """
 
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import pprint
+import sys
 from collections.abc import Sequence
 
 from octavius.config import DictAction, load_config
 from octavius.engine.export_entry import export_merged, export_peft, import_peft
+from octavius.errors import run_cli
 from octavius.plugin_manager import load_plugins
 
 
@@ -42,12 +47,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.add_argument("--prompt", help="merge the routing the model picks for this prompt")
             p.add_argument("--task", help="task type of the prompt (e.g. vqa, detection)")
         p.add_argument("--cfg-options", nargs="+", action=DictAction)
+        p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT_DIR")
+        p.add_argument("--debug", action="store_true", help="print the traceback of an error")
     p = sub.add_parser("import-peft", help="turn a peft LoRA adapter into an Octavius checkpoint")
     p.add_argument("config")
     p.add_argument("adapter_dir")
     p.add_argument("out_dir")
     p.add_argument("--base-checkpoint", help="weights of the other trainable parts (projectors)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction)
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT_DIR")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an error")
     args = parser.parse_args(argv)
     if args.command != "import-peft" and args.weights and not args.experts:
         parser.error("--weights needs --experts")
@@ -61,19 +70,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "merged":
         out = export_merged(
             cfg, args.checkpoint, args.out_dir, experts=args.experts, weights=args.weights,
-            prompt=args.prompt, task=args.task,
+            prompt=args.prompt, task=args.task, overwrite=args.overwrite,
         )  # fmt: skip
         print(f"Saved the merged model to {out}")
     elif args.command == "peft":
         out = export_peft(
-            cfg, args.checkpoint, args.out_dir, experts=args.experts, weights=args.weights
-        )
+            cfg, args.checkpoint, args.out_dir, experts=args.experts, weights=args.weights,
+            overwrite=args.overwrite,
+        )  # fmt: skip
         print(f"Saved the peft adapter to {out}")
     else:
-        out, rules = import_peft(cfg, args.adapter_dir, args.out_dir, args.base_checkpoint)
+        out, rules = import_peft(
+            cfg, args.adapter_dir, args.out_dir, args.base_checkpoint, overwrite=args.overwrite
+        )
         print(f"Saved the checkpoint to {out}; load it with model.adapters set to:")
         pprint.pprint(rules, sort_dicts=False)
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``main`` with errors reported as one paragraph; returns the exit code (2: user error)."""
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -11,6 +11,7 @@ writes ``WORK_DIR/metrics.json`` (flat ``{"dataset/task/metric": value}``) and
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from mmengine.config import Config
@@ -18,6 +19,8 @@ from mmengine.config import Config
 from octavius.config import DictAction, load_config
 from octavius.engine.launch import LAUNCHERS
 from octavius.engine.test_entry import apply_test_options, run_test
+from octavius.engine.train_entry import default_work_dir
+from octavius.errors import run_cli, set_error_log_dir
 from octavius.plugin_manager import load_plugins
 
 
@@ -37,6 +40,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--launcher", choices=LAUNCHERS, default="none", help="job launcher")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -54,11 +58,18 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    set_error_log_dir(args.work_dir or default_work_dir(args.config))
     load_plugins()
     cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
+    set_error_log_dir(cfg.work_dir)
     run_test(cfg, args.checkpoint)
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``main`` with errors reported as one paragraph; returns the exit code (2: user error)."""
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -7,13 +7,16 @@ into place; see :mod:`octavius.checkpoints.atomic`)::
         adapter.safetensors   trainable parameters only (requires_grad=True): adapters, routers,
                               projectors, fusion — the frozen LLM and encoders are not copied
         state.safetensors     every tensor of the resume state (optimizer moments, RNG states, …)
-        state.json            format/version, meta (epoch, iter, seed, …) and the JSON skeletons of
-                              the optimizer, parameter schedulers, message hub and RNG states
+        state.json            format/version, meta (epoch, iter, seed, …), the JSON skeletons of
+                              the optimizer, parameter schedulers, message hub and RNG states, and
+                              the sha256 checksum of each tensor file (verified on every read)
 
 Loading reads safetensors and JSON only: no pickle, so a checkpoint cannot run code. Loading into
 a model checks names and shapes first and fails with :class:`CheckpointMismatchError`, which names
 the file and the missing, unexpected and mis-shaped keys, when the checkpoint was written for a
-different model.
+different model. Weights holding NaN or Inf are refused when saving and when loading
+(:class:`NonFiniteWeightsError`); a tensor file that differs from its recorded checksum (a flipped
+byte on disk) is refused with :class:`CheckpointIntegrityError`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from octavius.checkpoints.atomic import atomic_directory
+from octavius.checkpoints.errors import (
+    CheckpointError,
+    CheckpointFormatError,
+    CheckpointIntegrityError,
+    CheckpointMismatchError,
+    NonFiniteWeightsError,
+)
+from octavius.checkpoints.integrity import check_finite, file_checksum, listed, verify_checksums
 from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
 from octavius.checkpoints.state_codec import StateDecodingError, decode_state, encode_state
 
@@ -40,19 +51,6 @@ WEIGHTS_FILE = "adapter.safetensors"
 STATE_TENSORS_FILE = "state.safetensors"
 STATE_FILE = "state.json"
 SECTIONS = ("optimizer", "param_schedulers", "message_hub", "rng")
-_MAX_LISTED = 10
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be read or does not fit what it is loaded into."""
-
-
-class CheckpointFormatError(CheckpointError):
-    """A path is not a readable Octavius checkpoint."""
-
-
-class CheckpointMismatchError(CheckpointError):
-    """A checkpoint was written for a different model or optimizer."""
 
 
 @dataclass
@@ -159,6 +157,7 @@ def save_checkpoint(
     tensors.update(meta_tensors)
     dropped += skipped
     weights = _storable(trainable_state_dict(model))
+    check_finite(weights, path, "save")
     document = {
         "format": FORMAT,
         "version": VERSION,
@@ -167,10 +166,13 @@ def save_checkpoint(
         "sections": sections,
         "dropped": dropped,
     }
-    text = json.dumps(document, indent=1, allow_nan=False, ensure_ascii=False)
     with atomic_directory(path) as tmp:
         save_file(weights, tmp / WEIGHTS_FILE, metadata={"format": FORMAT, "version": str(VERSION)})
         save_file(_storable(tensors), tmp / STATE_TENSORS_FILE)
+        document["checksums"] = {
+            name: file_checksum(tmp / name) for name in (WEIGHTS_FILE, STATE_TENSORS_FILE)
+        }
+        text = json.dumps(document, indent=1, allow_nan=False, ensure_ascii=False)
         (tmp / STATE_FILE).write_text(text + "\n", encoding="utf-8")
     return Path(path)
 
@@ -208,6 +210,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     Raises:
         CheckpointFormatError: When ``path`` is missing, incomplete, or not in this format
             (e.g. a pickled mmengine ``.pth`` file).
+        CheckpointIntegrityError: When a tensor file differs from its recorded checksum.
     """
     p = resolve_checkpoint_path(path)
     if p.is_file():
@@ -233,6 +236,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             f"{state_file}: format version {document.get('version')!r}; this Octavius reads "
             f"version {VERSION}"
         )
+    verify_checksums(p, document.get("checksums"))
     tensors = _read_safetensors(p / STATE_TENSORS_FILE)
     try:
         sections = {k: decode_state(v, tensors) for k, v in document.get("sections", {}).items()}
@@ -245,12 +249,6 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         meta=meta,
         **{name: sections.get(name) for name in SECTIONS},
     )
-
-
-def _listed(names: list[str]) -> str:
-    shown = ", ".join(names[:_MAX_LISTED])
-    more = len(names) - _MAX_LISTED
-    return shown + (f", … and {more} more" if more > 0 else "")
 
 
 def load_weights(
@@ -276,6 +274,7 @@ def load_weights(
     Raises:
         CheckpointMismatchError: On unexpected or mis-shaped keys, or missing ones when strict;
             the model is left unchanged then.
+        NonFiniteWeightsError: When a tensor holds NaN or Inf (the model is left unchanged).
     """
     module = unwrap_model(model)
     targets = dict(module.named_parameters())
@@ -290,11 +289,13 @@ def load_weights(
     missing = [n for n in trainable if n not in weights]
     problems = []
     if strict and missing:
-        problems.append(f"{len(missing)} missing key(s): {_listed(missing)}")
+        problems.append(f"{len(missing)} missing key(s): {listed(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s): {_listed(unexpected)}")
+        problems.append(f"{len(unexpected)} unexpected key(s): {listed(unexpected)}")
     if misshaped:
-        problems.append(f"{len(misshaped)} mis-shaped key(s): {_listed(misshaped)}")
+        problems.append(f"{len(misshaped)} mis-shaped key(s): {listed(misshaped)}")
+    if not problems:
+        check_finite(weights, source, "load")
     if problems:
         raise CheckpointMismatchError(
             f"{source} does not fit {type(module).__name__}: " + "; ".join(problems) + ". The "
@@ -385,3 +386,28 @@ def load_checkpoint(
             raise CheckpointMismatchError(f"{ckpt.path}: the checkpoint holds no random state")
         restore_rng_state(ckpt.rng)
     return ckpt
+
+
+__all__ = [
+    "FORMAT",
+    "STATE_FILE",
+    "STATE_TENSORS_FILE",
+    "VERSION",
+    "WEIGHTS_FILE",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointFormatError",
+    "CheckpointIntegrityError",
+    "CheckpointMismatchError",
+    "NonFiniteWeightsError",
+    "check_optimizer_fits",
+    "is_checkpoint_dir",
+    "load_checkpoint",
+    "load_scheduler_states",
+    "load_weights",
+    "read_checkpoint",
+    "resolve_checkpoint_path",
+    "save_checkpoint",
+    "trainable_state_dict",
+    "unwrap_model",
+]

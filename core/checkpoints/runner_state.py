@@ -31,43 +31,18 @@ from octavius.checkpoints.checkpoint import (
     save_checkpoint,
     unwrap_model,
 )
+from octavius.checkpoints.resume import check_same_config, select_resume_checkpoint
 from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
-
-_CHECKPOINT_NAME = re.compile(r"^(iter|epoch)_(\d+)$")
 
 
 def find_latest_checkpoint(work_dir: str | os.PathLike) -> str | None:
-    """The newest complete checkpoint directory in ``work_dir``, or ``None``.
+    """The checkpoint ``--resume`` continues from in ``work_dir``, or ``None``.
 
-    ``last_checkpoint`` is written after the checkpoint directory is renamed into place, so a
-    process killed between the two leaves a newer complete checkpoint that the file does not
-    name yet. Checkpoint directories only ever appear complete (atomic rename), so every
-    ``iter_N`` / ``epoch_N`` directory holding weights counts; the one named by
-    ``last_checkpoint`` is taken unless a newer one of the same kind exists.
+    See :func:`octavius.checkpoints.resume.select_resume_checkpoint`: ``last_checkpoint`` is
+    followed; a newer checkpoint wins only when it was written after that record (a run killed
+    between the two writes).
     """
-    root = Path(work_dir)
-    found: dict[str, tuple[int, Path]] = {}
-    if root.is_dir():
-        for child in root.iterdir():
-            match = _CHECKPOINT_NAME.match(child.name)
-            if match and (child / WEIGHTS_FILE).is_file():
-                kind, number = match.group(1), int(match.group(2))
-                if kind not in found or number > found[kind][0]:
-                    found[kind] = (number, child)
-    named_file = root / "last_checkpoint"
-    named = named_file.read_text().strip() if named_file.is_file() else ""
-    if named and Path(named).exists():
-        match = _CHECKPOINT_NAME.match(Path(named).name.removesuffix(".pth"))
-        if match is None:
-            return named
-        newest = found.get(match.group(1))
-        if newest is None or newest[0] <= int(match.group(2)):
-            return named
-        return str(newest[1])
-    if not found:
-        return None
-    # Without a record of the last one, iteration-based names win (they are what resumes exactly).
-    return str((found.get("iter") or found["epoch"])[1])
+    return select_resume_checkpoint(work_dir)
 
 
 def save_runner_checkpoint(
@@ -186,17 +161,23 @@ def resume_runner(
     *,
     resume_optimizer: bool = True,
     resume_param_scheduler: bool = True,
+    allow_config_change: bool = False,
 ) -> dict[str, Any]:
     """Restore everything :func:`save_runner_checkpoint` wrote, so training continues exactly.
 
     Weights must match the model's trainable parameters exactly (strict). The optimizer wrapper
-    and schedulers are built first if the runner has not built them yet.
+    and schedulers are built first if the runner has not built them yet. The config recorded in
+    the checkpoint must equal the current one in ``model`` and ``optim_wrapper`` unless
+    ``allow_config_change`` (``--allow-config-change``).
 
     Raises:
         octavius.checkpoints.checkpoint.CheckpointError: When the checkpoint is unreadable or belongs
             to a different model or optimizer.
+        octavius.checkpoints.errors.ResumeError: When the recorded config differs (naming the keys).
     """
     ckpt = read_checkpoint(path)
+    if not allow_config_change and getattr(runner, "cfg", None) is not None:
+        check_same_config(ckpt.meta, runner.cfg, ckpt.path)
     checkpoint = {"meta": ckpt.meta, "state_dict": ckpt.weights, "message_hub": ckpt.message_hub}
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
     load_weights(

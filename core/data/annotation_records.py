@@ -54,6 +54,16 @@ class Turn:
     text: str
 
 
+def _undecodable(path: Path, err: UnicodeDecodeError, line: int) -> DataError:
+    return DataError(
+        "bad_encoding",
+        f"bytes {err.object[err.start : err.end]!r} are not valid UTF-8 ({err.reason}); save the "
+        "annotation file as UTF-8.",
+        source=str(path),
+        line=line,
+    )
+
+
 def iter_annotation_file(path: str | Path) -> Iterator[tuple[int | str, Any, DataError | None]]:
     """Yield ``(line, raw_sample, error)`` for every sample of a JSON or JSONL file.
 
@@ -70,8 +80,13 @@ def iter_annotation_file(path: str | Path) -> Iterator[tuple[int | str, Any, Dat
             "missing_annotation", f"annotation file not found: {path}", source=str(path)
         )
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for number, text in enumerate(handle, start=1):
+        with path.open("rb") as handle:
+            for number, raw_line in enumerate(handle, start=1):
+                try:
+                    text = raw_line.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    yield number, None, _undecodable(path, err, number)
+                    continue
                 if not text.strip():
                     continue
                 try:
@@ -89,8 +104,13 @@ def iter_annotation_file(path: str | Path) -> Iterator[tuple[int | str, Any, Dat
                         ),
                     )
         return
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _undecodable(path, err, raw.count(b"\n", 0, err.start) + 1) from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(
             "malformed_json",

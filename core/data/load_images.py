@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
@@ -37,10 +38,18 @@ class LoadInstructionImages:
         images = []
         for path in results.get("image_paths", []):
             try:
-                with Image.open(path) as handle:
-                    image = handle.convert("RGB")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(path) as handle:
+                        image = handle.convert("RGB")
             except FileNotFoundError as err:
                 raise DataError("missing_image", f"image file not found: {path}") from err
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+                raise DataError(
+                    "unreadable_image",
+                    f"image {path} is too large to decode safely ({err}); resize it below "
+                    f"{Image.MAX_IMAGE_PIXELS} pixels.",
+                ) from err
             except (UnidentifiedImageError, OSError) as err:
                 raise DataError("unreadable_image", f"cannot read image {path}: {err}") from err
             if self.processor is not None:

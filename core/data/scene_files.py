@@ -18,6 +18,7 @@ and ``object_name`` that ground-truth object alone, as Octavius's encoder uses t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,4 +183,18 @@ def _inline_boxes(boxes: Any) -> int:
         isinstance(b, list) and len(b) in (6, 7) for b in boxes
     ):
         raise DataError("bad_box_shape", "'boxes' must be a list of [cx, cy, cz, dx, dy, dz] rows.")
+    for index, box in enumerate(boxes):
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in box
+        ):
+            raise DataError(
+                "bad_box_value",
+                f"'boxes'[{index}] = {box} holds a non-finite or non-number value.",
+            )
+        if any(v < 0 for v in box[3:6]):
+            raise DataError(
+                "bad_box_value",
+                f"'boxes'[{index}] = {box} has a negative size; dx, dy, dz must be >= 0.",
+            )
     return len(boxes)

@@ -17,12 +17,19 @@ from typing import Any
 from mmengine.config import Config
 from torch import nn
 
+from octavius.checkpoints.atomic import atomic_directory
 from octavius.checkpoints.checkpoint import (
     load_weights,
     resolve_checkpoint_path,
     save_checkpoint,
 )
 from octavius.checkpoints.runner_state import read_weights_file
+from octavius.engine.export_guards import (
+    check_expert_weights,
+    check_output_dir,
+    refuse_expert_set_for_token_routing,
+    source_dirs,
+)
 from octavius.loading import build_model, load_model
 
 
@@ -53,18 +60,28 @@ def export_merged(
     weights: Sequence[float] | None = None,
     prompt: str | None = None,
     task: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Merge an expert set (``experts``/``weights``) or a prompt's routing and save the LLM.
+
+    The output is written under a temporary name and moved into place when complete; it may not
+    be (inside) a directory the export reads, nor non-empty without ``overwrite``.
 
     Raises:
         ValueError: Unless exactly one of ``experts`` and ``prompt`` is given (a model whose
             layers are not routed needs neither).
+        octavius.engine.export_guards.ExportError: For an output directory that would overwrite
+            a source or existing files, bad ``weights``, or ``experts`` on a token-routed model.
     """
     from octavius.export.merged import expert_set_decision, export_merged_model, prompt_routing
 
     if experts is not None and prompt is not None:
         raise ValueError("choose the routing with either an expert set or a prompt, not both.")
+    check_expert_weights(experts, weights)
+    check_output_dir(out_dir, source_dirs(cfg.get("model"), checkpoint), overwrite)
     model = load_model(cfg, checkpoint)
+    if experts is not None:
+        refuse_expert_set_for_token_routing(model, "export merged")
     info: dict[str, Any] = {"config": str(cfg.filename), "checkpoint": str(checkpoint)}
     decisions: Any = None
     if experts is not None:
@@ -73,7 +90,9 @@ def export_merged(
         settings = _dataset_settings(cfg)
         decisions = prompt_routing(model, prompt, task, settings["template"], settings["tasks"])
         info.update(prompt=prompt, task=task)
-    return export_merged_model(_llm(model), out_dir, decisions, model.tokenizer, info)
+    with atomic_directory(out_dir) as tmp:
+        export_merged_model(_llm(model), tmp, decisions, model.tokenizer, info)
+    return Path(out_dir)
 
 
 def export_peft(
@@ -83,14 +102,24 @@ def export_peft(
     *,
     experts: Sequence[int] | None = None,
     weights: Sequence[float] | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Write the checkpoint's LoRA adapters in peft's format (an expert set for routed layers)."""
+    """Write the checkpoint's LoRA adapters in peft's format (an expert set for routed layers).
+
+    Same output-directory rules as :func:`export_merged`; ``experts`` on a token-routed model is
+    refused.
+    """
     from octavius.export.peft_io import export_peft_adapter
 
+    check_expert_weights(experts, weights)
+    check_output_dir(out_dir, source_dirs(cfg.get("model"), checkpoint), overwrite)
     model = load_model(cfg, checkpoint)
-    out = export_peft_adapter(_llm(model), out_dir, experts=experts, expert_weights=weights)
-    model.tokenizer.save_pretrained(str(out))
-    return out
+    if experts is not None:
+        refuse_expert_set_for_token_routing(model, "export peft")
+    with atomic_directory(out_dir) as tmp:
+        export_peft_adapter(_llm(model), tmp, experts=experts, expert_weights=weights)
+        model.tokenizer.save_pretrained(str(tmp))
+    return Path(out_dir)
 
 
 def import_peft(
@@ -98,6 +127,7 @@ def import_peft(
     adapter_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     base_checkpoint: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, list[dict[str, Any]]]:
     """Turn a peft LoRA adapter into an Octavius checkpoint.
 
@@ -118,6 +148,8 @@ def import_peft(
     """
     from octavius.export.peft_io import import_peft_adapter, peft_adapter_rules
 
+    sources = source_dirs(cfg.get("model"), base_checkpoint) + source_dirs(None, adapter_dir)
+    check_output_dir(out_dir, sources, overwrite)
     cfg.model.adapters = None
     model = build_model(cfg)
     if base_checkpoint is not None:

@@ -26,6 +26,7 @@ from mmengine.dist import master_only
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
+from octavius.checkpoints.errors import ResumeError
 from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
 from octavius.checkpoints.runner_state import (
     find_latest_checkpoint,
@@ -33,6 +34,7 @@ from octavius.checkpoints.runner_state import (
     resume_runner,
     save_runner_checkpoint,
 )
+from octavius.engine.console import console_info, quiet_console
 from octavius.registry import RUNNERS
 
 _MMENGINE_CHECKPOINT_HOOK = ("CheckpointHook", "mmengine.CheckpointHook")
@@ -55,8 +57,11 @@ class OctaviusRunner(Runner):
         return self._rng_before_val
 
     def register_default_hooks(self, hooks: dict | None = None) -> None:
-        """Register mmengine's default hooks, with ``SafeCheckpointHook`` for checkpoints."""
+        """Register mmengine's default hooks (``SafeCheckpointHook`` for checkpoints) and
+        :class:`~octavius.engine.non_finite_check_hook.NonFiniteCheckHook`."""
         hooks = dict(hooks or {})
+        # Stop at the first non-finite loss or weight (``default_hooks.non_finite=None`` opts out).
+        hooks.setdefault("non_finite", {"type": "NonFiniteCheckHook"})
         checkpoint = hooks.get("checkpoint", {"type": "CheckpointHook", "interval": 1})
         if isinstance(checkpoint, dict) and checkpoint.get("type") in _MMENGINE_CHECKPOINT_HOOK:
             hooks["checkpoint"] = {**checkpoint, "type": "SafeCheckpointHook"}
@@ -116,20 +121,46 @@ class OctaviusRunner(Runner):
             meta=meta,
         )
 
-    def load_or_resume(self) -> None:
-        """Load ``load_from`` or resume; auto-resume finds the newest complete checkpoint.
+    def build_logger(
+        self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs: Any
+    ):
+        """mmengine's logger, with a quiet terminal (:mod:`octavius.engine.console`).
 
-        mmengine only reads ``work_dir/last_checkpoint``; a run killed between writing a
-        checkpoint and that file would restart from an older one (or from scratch).
+        The log file in the work directory receives every record; the terminal shows warnings,
+        errors, the periodic log lines and what Octavius marks for it, through ``tqdm.write``.
+        """
+        logger = super().build_logger(log_level=log_level, log_file=log_file, **kwargs)
+        return quiet_console(logger)
+
+    def load_or_resume(self) -> None:
+        """Load ``load_from``, or resume from the work directory.
+
+        ``resume=True`` (``--resume``) follows ``work_dir/last_checkpoint`` (see
+        :func:`~octavius.checkpoints.resume.select_resume_checkpoint`) and is an error when
+        there is nothing to resume; ``resume='auto'`` (``--resume auto``) starts a new run then,
+        with a warning.
+
+        Raises:
+            octavius.checkpoints.errors.ResumeError: with ``resume=True`` and no checkpoint, or
+                a dangling or garbage ``last_checkpoint``.
         """
         if self._has_loaded:
             return
         if self._resume and self._load_from is None:
             latest = find_latest_checkpoint(self.work_dir)
             if latest is None:
-                self.logger.info(f"No checkpoint in {self.work_dir} to resume from; starting anew.")
+                if self._resume != "auto":
+                    raise ResumeError(
+                        f"--resume: nothing to resume in {self.work_dir} (no last_checkpoint and "
+                        "no iter_N/epoch_N checkpoint). Drop --resume to start a new run, pass "
+                        "the checkpoint with --resume PATH, or use --resume auto to start anew "
+                        "when there is none."
+                    )
+                self.logger.warning(
+                    f"No checkpoint in {self.work_dir} to resume from; starting a new run."
+                )
             else:
-                self.logger.info(f"Auto-resuming from the latest checkpoint {latest}.")
+                console_info(self.logger, f"Resuming from {latest}")
                 self.resume(latest)
                 self._has_loaded = True
             return
@@ -148,6 +179,7 @@ class OctaviusRunner(Runner):
             filename,
             resume_optimizer=resume_optimizer,
             resume_param_scheduler=resume_param_scheduler,
+            allow_config_change=bool(self.cfg.get("allow_config_change", False)),
         )
 
     def load_checkpoint(

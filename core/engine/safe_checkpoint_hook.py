@@ -8,7 +8,10 @@ changes how checkpoints are written:
   atomically, so a run killed while saving leaves the previous checkpoint intact;
 - the new checkpoint is complete before the oldest one is pruned (mmengine prunes first);
 - ``work_dir/last_checkpoint`` (read by ``resume=True``) is replaced atomically, after the
-  checkpoint it names is complete.
+  checkpoint it names is complete;
+- at the start of training, temporary ``.tmp-*`` entries a crashed save left behind are removed,
+  and ``max_keep_ckpts`` is enforced on the checkpoint directories found on disk (not on a list
+  kept in memory), so a run killed between a save and its pruning is pruned at the next start.
 
 Resuming from these checkpoints needs :class:`~octavius.engine.runner.OctaviusRunner`
 (``runner_type = 'OctaviusRunner'``), which reads them without unpickling.
@@ -16,6 +19,7 @@ Resuming from these checkpoints needs :class:`~octavius.engine.runner.OctaviusRu
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,8 @@ from typing import Any
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
-from octavius.checkpoints.atomic import atomic_write_text
+from octavius.checkpoints.atomic import TMP_PREFIX, atomic_write_text
+from octavius.checkpoints.checkpoint import WEIGHTS_FILE
 from octavius.checkpoints.runner_state import save_runner_checkpoint
 from octavius.registry import HOOKS
 
@@ -87,12 +92,53 @@ class SafeCheckpointHook(CheckpointHook):
                 "torch.load them as pickles)."
             )
 
+    def before_train(self, runner: Any) -> None:
+        """Set up like mmengine, then clean what a crashed run left (see the module docstring)."""
+        super().before_train(runner)
+        if not is_main_process():
+            return
+        for root in {Path(self.out_dir), Path(runner.work_dir)}:
+            if not root.is_dir():
+                continue
+            for orphan in root.glob(f"{TMP_PREFIX}*"):
+                runner.logger.info(f"Removing {orphan}, left by an interrupted checkpoint save.")
+                if orphan.is_dir():
+                    shutil.rmtree(orphan, ignore_errors=True)
+                else:
+                    orphan.unlink(missing_ok=True)
+        self._prune(runner, runner.iter if not self.by_epoch else runner.epoch)
+
+    def _periodic_steps(self) -> list[int]:
+        """Steps of the periodic checkpoints on disk (directories named by the template)."""
+        pattern = re.compile("^" + re.escape(self.filename_tmpl).replace(r"\{\}", r"(\d+)") + "$")
+        steps = []
+        root = Path(self.out_dir)
+        if root.is_dir():
+            for child in root.iterdir():
+                match = pattern.match(child.name)
+                if match and (child / WEIGHTS_FILE).is_file():
+                    steps.append(int(match.group(1)))
+        return sorted(steps)
+
+    def _prune(self, runner: Any, step: int) -> None:
+        """Keep the newest ``max_keep_ckpts`` periodic checkpoints up to ``step`` on disk.
+
+        Checkpoints with a larger step belong to another run in the same directory and are
+        left alone; so is the one ``last_checkpoint`` names.
+        """
+        if self.max_keep_ckpts <= 0:
+            return
+        record = Path(runner.work_dir) / "last_checkpoint"
+        named = record.read_text(encoding="utf-8").strip() if record.is_file() else ""
+        ours = [s for s in self._periodic_steps() if s <= step]
+        for old in ours[: max(0, len(ours) - self.max_keep_ckpts)]:
+            path = Path(self.out_dir) / self.filename_tmpl.format(old)
+            if str(path) != named:
+                shutil.rmtree(path, ignore_errors=True)
+
     def _save_checkpoint_with_step(self, runner: Any, step: int, meta: dict) -> None:
         ckpt_path = str(Path(self.out_dir) / self.filename_tmpl.format(step))
-        to_prune: list[int] = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
-            ids = [*self.keep_ckpt_ids, step]
-            to_prune = ids[: max(0, len(ids) - self.max_keep_ckpts)]
             self.keep_ckpt_ids.extend([step])  # a bounded deque: the oldest id drops out
             runner.message_hub.update_info("keep_ckpt_ids", list(self.keep_ckpt_ids))
         self.last_ckpt = ckpt_path
@@ -107,8 +153,7 @@ class SafeCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         atomic_write_text(Path(runner.work_dir) / "last_checkpoint", ckpt_path)
-        for old in to_prune:
-            shutil.rmtree(Path(self.out_dir) / self.filename_tmpl.format(old), ignore_errors=True)
+        self._prune(runner, step)
 
     def _save_best_checkpoint(self, runner: Any, metrics: dict) -> None:
         if not self.save_best:

@@ -34,8 +34,12 @@ class TrainOptions:
 
     Attributes:
         work_dir: Where logs and checkpoints go; default ``work_dirs/<config name>``.
-        resume: ``True`` resumes from ``work_dir/last_checkpoint``; a path resumes from that
-            checkpoint; ``False``/``None`` starts afresh.
+        resume: ``True`` resumes from ``work_dir/last_checkpoint`` (an error when there is
+            nothing to resume); ``"auto"`` does the same but starts afresh, with a warning, when
+            there is nothing; a path resumes from that checkpoint; ``False``/``None`` starts
+            afresh.
+        allow_config_change: Resume even when the checkpoint's recorded model or optimizer
+            config differs from the current one.
         amp: Mixed precision: bfloat16 autocast on CPU (``AutocastOptimWrapper``), mmengine's
             ``AmpOptimWrapper`` on GPUs.
         launcher: ``none``, ``pytorch`` (torchrun), ``slurm`` or ``mpi``.
@@ -46,6 +50,7 @@ class TrainOptions:
 
     work_dir: str | None = None
     resume: bool | str | None = None
+    allow_config_change: bool = False
     amp: bool = False
     launcher: str = "none"
     tensorboard: bool = False
@@ -102,6 +107,25 @@ def _apply_tensorboard(cfg: Config) -> None:
     cfg.visualizer = visualizer
 
 
+def check_train_length(cfg: Config) -> None:
+    """``train_cfg.max_iters`` / ``max_epochs`` must be positive integers.
+
+    Raises:
+        ValueError: naming the config file, the key and its value.
+    """
+    train_cfg = cfg.get("train_cfg") or {}
+    source = cfg.filename or "<config>"
+    for key in ("max_iters", "max_epochs"):
+        if key not in train_cfg:
+            continue
+        value = train_cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(
+                f"{source}: train_cfg.{key} = {value!r}; it must be a positive integer (the "
+                f"number of training {key.removeprefix('max_')} to run). Nothing would be trained."
+            )
+
+
 def default_work_dir(config_path: str | os.PathLike | None) -> str:
     """``work_dirs/<config file stem>``, as OpenMMLab tools name it."""
     stem = Path(config_path).stem if config_path else "run"
@@ -120,9 +144,12 @@ def apply_train_options(cfg: Config, options: TrainOptions) -> Config:
     elif cfg.get("work_dir") is None:
         cfg.work_dir = default_work_dir(cfg.filename)
     if options.resume:
-        cfg.resume = True
-        if isinstance(options.resume, str):
+        cfg.resume = "auto" if options.resume == "auto" else True
+        if isinstance(options.resume, str) and options.resume != "auto":
             cfg.load_from = options.resume
+    if options.allow_config_change:
+        cfg.allow_config_change = True
+    check_train_length(cfg)
     if options.amp:
         _apply_amp(cfg)
     apply_launcher(cfg, options.launcher)
@@ -165,9 +192,17 @@ def _prepare_assets(cfg: Config) -> None:
             prepare_assets(cfg)
 
 
+def _quiet_transformers() -> None:
+    """No per-file "Loading weights" bars from ``from_pretrained`` (the run has its own bar)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def build_runner(cfg: Config) -> Any:
     """Start the process group if needed, prepare assets, and build the runner of ``cfg``."""
     check_strategy(cfg)
+    _quiet_transformers()
     setup_distributed(cfg)
     _prepare_assets(cfg)
     return runner_class(cfg).from_cfg(cfg)
@@ -189,6 +224,10 @@ def run_training(cfg: Config) -> Any:
         if missing:
             raise KeyError(f"evaluating after training needs {missing} in the config.")
     runner = build_runner(cfg)
+    if hasattr(runner, "logger"):
+        from octavius.engine.console import console_info, describe_run
+
+        console_info(runner.logger, describe_run(runner))
     runner.train()
     if evaluate:
         from octavius.engine.test_entry import report_test_results

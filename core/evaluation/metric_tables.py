@@ -96,9 +96,17 @@ def _format(value: float, digits: int) -> str:
 
 
 def print_metric_tables(metrics: Mapping[str, float], console: Console | None = None) -> None:
-    """Print :func:`metric_tables` to ``console`` (a new rich ``Console`` by default)."""
-    console = console or Console()
-    for table in metric_tables(metrics):
+    """Print :func:`metric_tables` to ``console`` (by default one as wide as the widest table).
+
+    A console on a pipe or a narrow terminal would squeeze the columns and cut the headers
+    ("Det. (IoU=…"); the default console is widened to the tables' natural width instead.
+    """
+    tables = metric_tables(metrics)
+    if console is None:
+        probe = Console(width=10_000)
+        needed = max((probe.measure(t).maximum for t in tables), default=80)
+        console = Console(width=max(needed, Console().width))
+    for table in tables:
         console.print(table)
 
 

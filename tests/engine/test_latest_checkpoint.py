@@ -1,6 +1,8 @@
-"""Auto-resume picks the newest complete checkpoint, even when last_checkpoint lags behind."""
+"""Auto-resume follows last_checkpoint, or a newer checkpoint written after it (a killed run)."""
 
 from __future__ import annotations
+
+import os
 
 from octavius.checkpoints.checkpoint import WEIGHTS_FILE
 from octavius.checkpoints.runner_state import find_latest_checkpoint
@@ -27,8 +29,10 @@ def test_last_checkpoint_file_is_used_when_current(tmp_path):
 
 def test_killed_before_last_checkpoint_was_updated(tmp_path):
     older = _checkpoint(tmp_path, "iter_2")
+    record = tmp_path / "last_checkpoint"
+    record.write_text(str(older))
+    os.utime(record, ns=(1, 1))  # the record predates the checkpoint the killed run wrote next
     newest = _checkpoint(tmp_path, "iter_10")
-    (tmp_path / "last_checkpoint").write_text(str(older))
     assert find_latest_checkpoint(tmp_path) == str(newest)
 
 
