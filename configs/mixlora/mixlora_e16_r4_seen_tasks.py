@@ -15,3 +15,4 @@ test_dataloader = dict(
         ],
     ),
 )
+test_evaluator = _seen_test_evaluator

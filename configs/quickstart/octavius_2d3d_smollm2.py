@@ -19,9 +19,9 @@ with read_base():
     from .octavius_2d3d_tiny import *
 
 llm_path = ".cache/smollm2/hf"
-quickstart.update(gguf=dict(file="smollm2", out_dir=llm_path), test_after_train=False)
+quickstart.update(gguf=dict(file="smollm2", out_dir="{{llm_path}}"), test_after_train=False)
 
-model.llm = llm_path
+model.llm = "{{llm_path}}"
 model.adapters.trainable = []
 # The paper's experts (the Octavius preset): rank 32, α 32, dropout 0.1 on the 120 q/k/v/o linears.
 model.adapters.experts.update(rank=32, alpha=32.0, dropout=0.1)
@@ -29,9 +29,9 @@ model.generation = dict(max_new_tokens=24)
 
 _chat_data = dict(
     type="InstructionDataset",
-    tokenizer=llm_path,
+    tokenizer="{{llm_path}}",
     template=dict(type="Chat"),
-    data_root=data_root,
+    data_root="{{data_root}}",
     max_length=512,
     modality_tokens=dict(image=16, point_cloud=4),
     serialize_data=False,
