@@ -6,13 +6,5 @@ with read_base():
     from .._base_.datasets.vision_flan_seen_tasks import *
     from .mixlora_e16_r4 import *
 
-test_dataloader = dict(
-    _test_loader,
-    dataset=dict(
-        type="ConcatDataset",
-        datasets=[
-            dict(d, tokenizer="{{llm_path}}", data_root="{{data_root}}") for d in _seen_test_sets
-        ],
-    ),
-)
+test_dataloader = _seen_test_dataloader
 test_evaluator = _seen_test_evaluator

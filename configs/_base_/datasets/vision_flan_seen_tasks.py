@@ -1,8 +1,8 @@
 """MixLoRA Table 3's test sets: 300 held-out instances of each of six seen Vision-Flan tasks
 (§6, "Analysis of Task Interference"), scored like the other Vision-Flan sets.
 
-Leaves build ``test_dataloader`` from ``_seen_test_sets`` with their own tokenizer and data root,
-and score it with ``_seen_test_evaluator``.
+Leaves set ``test_dataloader = _seen_test_dataloader`` (the six sets, read with the leaf's
+``llm_path`` tokenizer under its ``data_root``) and ``test_evaluator = _seen_test_evaluator``.
 """
 
 from mmengine.config import read_base
@@ -15,6 +15,15 @@ _seen_test_sets = [
     dict(_flan, ann_file=f"eval_seen/{name}.json", name=name, test_mode=True)
     for name in _seen_tasks
 ]
+_seen_test_dataloader = dict(
+    _test_loader,
+    dataset=dict(
+        type="ConcatDataset",
+        datasets=[
+            dict(d, tokenizer="{{llm_path}}", data_root="{{data_root}}") for d in _seen_test_sets
+        ],
+    ),
+)
 # The held-out Vision-Flan answers are free-form: the judge of appendix C, and exact match.
 _seen_test_evaluator = [
     dict(
