@@ -80,21 +80,27 @@ build_wheel() {
     local work src
     work="$(mktemp -d)"
     run mkdir -p "${wheel_cache}"
-    run "${python}" -m pip download --no-deps --no-binary :all: --no-build-isolation \
-        -d "${work}" "${project}==${version}"
+    # The sdist is fetched from the package index directly: `pip download` would run
+    # MinkowskiEngine's setup.py to prepare metadata, which probes BLAS through numpy.distutils
+    # and fails on current setuptools.
+    run "${python}" "${repo_root}/.ci/fetch_sdist.py" "${project}" "${version}" "${work}"
     run tar -xzf "${work}/${project}-${version}.tar.gz" -C "${work}"
     src="${work}/${project}-${version}"
     # Both setup scripts ask for C++14/17; torch's headers need C++20.
     run sed -i -E 's/-std=c\+\+1[47]/-std=c++20/g' "${src}/setup.py"
+    # MinkowskiEngine: OpenBLAS by default (its own --blas flag does not reach setup.py through
+    # pip's config settings on current setuptools); without CUDA it builds CPU-only by itself.
+    if [ "${project}" = MinkowskiEngine ]; then
+        run sed -i 's/^BLAS, argv = _argparse("--blas", argv, False)$/&\nBLAS = BLAS or "openblas"/' \
+            "${src}/setup.py"
+    fi
     case "${project}" in
         mmcv)
             run env MMCV_WITH_OPS=1 "${python}" -m pip wheel --no-deps --no-build-isolation \
                 -w "${wheel_cache}" "${src}"
             ;;
         MinkowskiEngine)
-            run "${python}" -m pip wheel --no-deps --no-build-isolation \
-                --config-settings=--global-option=--blas=openblas \
-                --config-settings=--global-option=--cpu_only -w "${wheel_cache}" "${src}"
+            run "${python}" -m pip wheel --no-deps --no-build-isolation -w "${wheel_cache}" "${src}"
             ;;
     esac
     rm -rf "${work}"
