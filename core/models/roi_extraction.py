@@ -5,6 +5,17 @@ reads: ``<out_dir>/<scene_id>.npy`` (name from ``filename``), a float32 array ``
 ``cx, cy, cz, dx, dy, dz, score``, best first. This is how RoIs from a detector that needs the
 ``[3d]`` extra (FCAF3D) reach machines without it. ``tools/data/extract_rois.py`` is the command
 line front end.
+
+Scenes are read from one of two layouts (:func:`scene_files` tells them apart):
+
+- ``"npy"``: ``<points_dir>/<scene_id>.npy``, an ``(N, 6)`` xyz + rgb array;
+- ``"scannet"``: mmdet3d's ScanNet preparation (``batch_load_scannet_data.py``):
+  ``<scene_id>_vert.npy`` with ``_sem_label.npy``, ``_ins_label.npy``, ``_aligned_bbox.npy``,
+  ``_axis_align_matrix.npy`` beside it, read by
+  :func:`~octavius.data.scannet_scene.load_scannet_scene`: points in the axis-aligned frame (where
+  the data pipeline reads them, so the RoIs line up with the training points), colours scaled
+  from 0–255 to 0–1. Every scene's files are checked from their headers before anything runs, so
+  a scene whose label files do not have one entry per vertex fails at once, naming the files.
 """
 
 from __future__ import annotations
@@ -20,16 +31,23 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from octavius.data.scannet_scene import SCANNET_SUFFIXES, check_scannet_scene, load_scannet_scene
 from octavius.models.base_roi_source import BaseRoISource, check_boxes
 
 __all__ = [
+    "SCENE_LAYOUTS",
     "ExtractionReport",
     "extract_rois",
     "load_scene_points",
     "scene_files",
+    "scene_layout",
     "scored_rois",
     "write_roi_file",
 ]
+
+#: Scene layouts :func:`scene_files` reads (``"auto"`` picks one).
+SCENE_LAYOUTS = ("auto", "npy", "scannet")
+_VERT = SCANNET_SUFFIXES["vertices"]
 
 
 @dataclass
@@ -47,15 +65,43 @@ class ExtractionReport:
     num_boxes: int = 0
 
 
-def scene_files(points_dir: str | os.PathLike, pattern: str = "*.npy") -> list[tuple[str, Path]]:
-    """List the point-cloud files of a directory as ``(scene_id, path)``, scene id = file stem.
+def scene_layout(points_dir: str | os.PathLike) -> str:
+    """``"scannet"`` when ``points_dir`` holds mmdet3d's ``<scene_id>_vert.npy`` files, else ``"npy"``."""
+    root = Path(points_dir)
+    return "scannet" if any(p.is_file() for p in root.glob(f"*{_VERT}")) else "npy"
+
+
+def scene_files(
+    points_dir: str | os.PathLike, pattern: str = "*.npy", layout: str = "auto"
+) -> list[tuple[str, Path]]:
+    """List the scenes of a directory as ``(scene_id, path)``.
+
+    Args:
+        points_dir: the directory.
+        pattern: file glob of the ``"npy"`` layout (scene id = file stem).
+        layout: ``"npy"``, ``"scannet"`` (the scenes are the ``<scene_id>_vert.npy`` files, the
+            path is the vertex file) or ``"auto"`` (``"scannet"`` when there is a vertex file).
 
     Raises:
-        FileNotFoundError: when the directory does not exist or no file matches ``pattern``.
+        FileNotFoundError: when the directory does not exist or holds no scene.
+        octavius.data.DataError: a ``"scannet"`` scene whose files do not fit together (a label
+            file with another length than the vertex file, both named; misshapen boxes).
     """
     root = Path(points_dir)
+    if layout not in SCENE_LAYOUTS:
+        raise ValueError(f"scene_files layout must be one of {SCENE_LAYOUTS}, got {layout!r}.")
     if not root.is_dir():
         raise FileNotFoundError(f"Point-cloud directory {root} does not exist.")
+    if layout == "auto":
+        layout = scene_layout(root)
+    if layout == "scannet":
+        files = sorted(path for path in root.glob(f"*{_VERT}") if path.is_file())
+        if not files:
+            raise FileNotFoundError(f"No mmdet3d ScanNet vertex file (*{_VERT}) in {root}.")
+        scenes = [(path.name[: -len(_VERT)], path) for path in files]
+        for scene_id, _ in scenes:
+            check_scannet_scene(root, scene_id)
+        return scenes
     files = sorted(path for path in root.glob(pattern) if path.is_file())
     if not files:
         raise FileNotFoundError(f"No point-cloud file matches {pattern!r} in {root}.")
@@ -63,11 +109,19 @@ def scene_files(points_dir: str | os.PathLike, pattern: str = "*.npy") -> list[t
 
 
 def load_scene_points(path: str | os.PathLike) -> Tensor:
-    """Load a point-cloud ``.npy`` file as a float32 ``(N, c)`` tensor, ``c >= 3``.
+    """Load a scene's points as a float32 ``(N, c)`` tensor, ``c >= 3``.
+
+    A ``<scene_id>_vert.npy`` file is read as an mmdet3d ScanNet scene (axis-aligned, colours
+    0–1, see the module docstring); any other ``.npy`` file as it is.
 
     Raises:
-        ValueError: naming the file when it is unreadable or not a numeric ``(N, c)`` array.
+        ValueError: naming the file when it is unreadable or not a numeric ``(N, c)`` array
+            (an :class:`octavius.data.DataError` for ScanNet scenes).
     """
+    path = Path(path)
+    if path.name.endswith(_VERT):
+        scene = load_scannet_scene(path.parent, path.name[: -len(_VERT)], color_range="0-255")
+        return torch.from_numpy(np.ascontiguousarray(scene.points, dtype=np.float32))
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as error:

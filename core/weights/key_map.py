@@ -10,6 +10,10 @@ the rules to a whole file and writes a :class:`KeyMapReport` that lists, by name
 - ``missing``: parameters the import should fill (``expected``) that no source key reached;
 - ``ignored``: source keys deliberately skipped, each with its reason.
 
+A rule with ``part=(i, n)`` fills chunk ``i`` of ``n`` equal chunks along the first dimension of
+its target: several source tensors make one parameter (separate ``q``/``k``/``v`` projections
+into a packed ``in_proj_weight``). A target is loaded only when all its parts are in the file.
+
 :func:`load_mapped` copies the mapped tensors into the model after checking the report, so a
 checkpoint that does not fit leaves the model unchanged and fails with every offending name.
 """
@@ -45,12 +49,14 @@ class KeyRule:
             to the target names (one source tensor may fill several parameters).
         transform: applied to the tensor for each target (``tensor, target_name``).
         note: what the rule maps, shown in reports.
+        part: ``(i, n)``: the tensor is chunk ``i`` of ``n`` along the target's first dimension.
     """
 
     pattern: str
     target: str | Callable[[re.Match[str]], list[str]]
     transform: Transform | None = None
     note: str = ""
+    part: tuple[int, int] | None = None
 
     def targets(self, key: str) -> list[str] | None:
         """The target names of ``key``, or ``None`` when the rule does not match it."""
@@ -127,6 +133,8 @@ def map_keys(
     """
     report = KeyMapReport(source=source)
     out: dict[str, Tensor] = {}
+    parts: dict[str, dict[int, Tensor]] = {}
+    counts: dict[str, int] = {}
     for key in sorted(weights):
         tensor = weights[key]
         reason = next((why for pat, why in (ignore or {}).items() if re.fullmatch(pat, key)), None)
@@ -146,14 +154,37 @@ def map_keys(
                 continue
             value = rule.transform(tensor, name) if rule.transform else tensor
             want = params[name]
-            if tuple(value.shape) != tuple(want.shape):
+            shape = _part_shape(want.shape, rule.part)
+            if shape is None or tuple(value.shape) != shape:
+                of = f" as part {rule.part[0] + 1} of {rule.part[1]}" if rule.part else ""
                 report.misshaped.append(
-                    f"{key} → {name} (file {list(value.shape)}, model {list(want.shape)})"
+                    f"{key} → {name} (file {list(value.shape)}{of}, model {list(want.shape)})"
                 )
                 continue
-            out[name] = value.detach().to(dtype=want.dtype)
-    report.missing = sorted(n for n in expected if n not in out)
+            value = value.detach().to(dtype=want.dtype)
+            if rule.part is None:
+                out[name] = value
+            else:
+                parts.setdefault(name, {})[rule.part[0]] = value
+                counts[name] = rule.part[1]
+    incomplete = []
+    for name, pieces in parts.items():
+        if len(pieces) == counts[name]:
+            out[name] = torch.cat([pieces[i] for i in range(counts[name])])
+        else:
+            absent = [i + 1 for i in range(counts[name]) if i not in pieces]
+            incomplete.append(f"{name} (part(s) {absent} of {counts[name]} not in the file)")
+    report.missing = sorted(n for n in expected if n not in out and n not in parts) + incomplete
     return out, report
+
+
+def _part_shape(shape: Sequence[int], part: tuple[int, int] | None) -> tuple[int, ...] | None:
+    """The shape a source tensor filling ``part`` of a target of ``shape`` must have."""
+    if part is None:
+        return tuple(shape)
+    if not shape or shape[0] % part[1]:
+        return None
+    return (shape[0] // part[1], *shape[1:])
 
 
 def load_mapped(

@@ -53,6 +53,10 @@ class ObjectAsSceneEncoder(BaseEncoder):
     two pre-norm cross-attention layers with FFN and no self-attention, a GELU ``f_PE`` of width
     ``d`` on centre and size.
 
+    Precomputed object features (LAMM's 3D data, ``item['roi_features']`` with ``item['boxes']``)
+    replace steps 1–2: the point encoder is not run for such samples and the features go straight
+    to step 3, as in the release (see :meth:`precomputed_rois`).
+
     Eq. 7's trainable linear ``f^proj'`` is the model's projector for this modality, as for images
     (eq. 4); ``out_dim`` adds one inside the encoder instead.
 
@@ -236,38 +240,102 @@ class ObjectAsSceneEncoder(BaseEncoder):
                 [self.point_encoder.encode_points(chunk) for chunk in points.split(self.roi_chunk)]
             )
 
+    def precomputed_rois(self, item: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """The kept RoIs of a sample carrying precomputed object features, and those features.
+
+        LAMM's 3D data (:mod:`octavius.data.lamm_features`) ships one feature per object,
+        computed offline by the release's point encoder, with its box; the release feeds them
+        straight to ``pos_3d_proj`` and the resampler (OpenGVLab/LAMM ``octavius.py``,
+        ``encode_pcl``). Here they replace steps 1–2: the first ``num_rois`` rows are kept (the
+        release keeps every proposal of a scene; set ``num_rois`` to at least the largest count
+        to do the same).
+
+        Returns:
+            ``(m, 6)`` boxes and ``(m, d)`` features, ``1 <= m <= num_rois``, on the CPU.
+
+        Raises:
+            ValueError: naming the scene, for features that are not ``(m, d)`` with ``d`` the
+                fusion width, or boxes that are not one ``(6,)`` row per feature.
+        """
+        scene_id = item.get("scene_id")
+        features = torch.as_tensor(item["roi_features"]).float().cpu()
+        dim = self.point_encoder.feature_dim
+        if features.dim() != 2 or features.shape[0] == 0 or features.shape[1] != dim:
+            raise ValueError(
+                f"Precomputed 'roi_features' of scene {scene_id!r} have shape"
+                f" {tuple(features.shape)}; expected (m, {dim}) with m > 0 ({dim} is the fusion"
+                " width, the point encoder's feature_dim: set it to the features' width)."
+            )
+        if item.get("boxes") is None:
+            raise ValueError(
+                f"Sample of scene {scene_id!r} has 'roi_features' but no 'boxes' (one per feature)."
+            )
+        boxes = check_boxes(item["boxes"], "the sample's precomputed 'boxes'", scene_id).cpu()
+        if boxes.shape[0] != features.shape[0]:
+            raise ValueError(
+                f"Sample of scene {scene_id!r} has {features.shape[0]} precomputed features but"
+                f" {boxes.shape[0]} boxes; expected one box per feature."
+            )
+        return boxes[: self.num_rois], features[: self.num_rois]
+
+    def live_rois(self, inputs: list[Mapping[str, Any]]) -> list[tuple[Tensor, Tensor]]:
+        """Steps 1–2 (eq. 5) for samples with points: ``(boxes (m, 6), h^pcl (m, d))`` each.
+
+        The RoIs of all samples go through the point encoder together, ``roi_chunk`` at a time.
+        """
+        if not inputs:
+            return []
+        per_scene = [self.roi_points(item) for item in inputs]
+        counts = [boxes.shape[0] for boxes, _ in per_scene]
+        all_points = torch.cat([pts for _, pts in per_scene]).to(self.device)  # (Σm, p, c)
+        features = self._encode_rois(all_points)  # h^pcl: (Σm, d)
+        return [(boxes, f) for (boxes, _), f in zip(per_scene, features.split(counts))]
+
+    def fuse(self, per_scene: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """Step 3 (eq. 6) on ``(boxes (m, 6), features (m, d))`` per scene → ``(b, q, out_features)``.
+
+        Scenes with fewer RoIs are padded; padded keys get no attention.
+        """
+        device, dtype = self.device, self.box_embed[0].weight.dtype
+        counts = [boxes.shape[0] for boxes, _ in per_scene]
+        b, m, d = len(per_scene), max(counts), per_scene[0][1].shape[-1]
+        kv = torch.zeros(b, m, d, device=device, dtype=dtype)
+        boxes = torch.zeros(b, m, 6, device=device, dtype=dtype)
+        padding = torch.ones(b, m, dtype=torch.bool, device=device)
+        for i, (scene_boxes, feats) in enumerate(per_scene):
+            kv[i, : counts[i]] = feats.to(device=device, dtype=dtype)
+            boxes[i, : counts[i]] = scene_boxes.to(device=device, dtype=dtype)
+            padding[i, : counts[i]] = False
+        fused = self.fusion(kv + self.box_embed(self.encode_boxes(boxes)), padding)
+        return self.proj(fused) if self.proj is not None else fused
+
     def forward(self, inputs: list[Mapping[str, Any]]) -> EncoderOutput:
         """Encode a batch of scenes (legend: b scenes, m RoIs, p points, c channels, q queries, d width).
 
         Args:
             inputs: ``b`` samples, each ``dict(points=(N, 6), boxes=(M, 6) or None, scene_id=str,
-                use_instance_boxes=bool)``.
+                use_instance_boxes=bool)``, or with precomputed object features
+                ``dict(roi_features=(m, d), boxes=(m, 6), scene_id=str)`` (LAMM's 3D data:
+                the point encoder is skipped, see :meth:`precomputed_rois`). A batch may mix both.
 
         Returns:
             ``tokens (b, q, out_features)``, mask all True.
         """
         for i, item in enumerate(inputs):
-            if not isinstance(item, Mapping) or "points" not in item:
+            if not isinstance(item, Mapping) or not ({"points", "roi_features"} & item.keys()):
                 raise TypeError(
-                    f"ObjectAsSceneEncoder input {i} must be a dict with 'points', got {type(item).__name__}."
+                    f"ObjectAsSceneEncoder input {i} must be a dict with 'points' or"
+                    f" 'roi_features', got {type(item).__name__}."
                 )
-        per_scene = [self.roi_points(item) for item in inputs]
-        counts = [boxes.shape[0] for boxes, _ in per_scene]
-        device = self.device
-        all_points = torch.cat([pts for _, pts in per_scene]).to(device)  # (Σm, p, c)
-        features = self._encode_rois(all_points)  # h^pcl: (Σm, d), eq. 5
-        b, m = len(inputs), max(counts)
-        kv = features.new_zeros(b, m, features.shape[-1])
-        boxes = features.new_zeros(b, m, 6)
-        padding = torch.ones(b, m, dtype=torch.bool, device=device)
-        for i, (feats, (scene_boxes, _)) in enumerate(zip(features.split(counts), per_scene)):
-            kv[i, : counts[i]] = feats
-            boxes[i, : counts[i]] = scene_boxes.to(device)
-            padding[i, : counts[i]] = False
-        fused = self.fusion(kv + self.box_embed(self.encode_boxes(boxes)), padding)  # eq. 6
-        tokens = self.proj(fused) if self.proj is not None else fused
+        precomputed = [item.get("roi_features") is not None for item in inputs]
+        live = iter(self.live_rois([x for x, pre in zip(inputs, precomputed) if not pre]))
+        per_scene = [
+            self.precomputed_rois(item) if pre else next(live)
+            for item, pre in zip(inputs, precomputed)
+        ]
+        tokens = self.fuse(per_scene)
         return EncoderOutput(
-            tokens=tokens, mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=device)
+            tokens=tokens, mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=self.device)
         )
 
     @classmethod
