@@ -20,7 +20,7 @@ llm_path = "checkpoints/vicuna-13b-v0"
 clip_path = "checkpoints/clip-vit-large-patch14"
 data_root = "data/octavius"
 
-model.llm = "{{llm_path}}"
+model.llm.pretrained = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 for _dataset in (train_dataloader.dataset, *test_dataloader.dataset.datasets):
     _dataset.update(tokenizer="{{llm_path}}", data_root="{{data_root}}")

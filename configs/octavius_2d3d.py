@@ -24,7 +24,7 @@ point_bert_path = "checkpoints/point_bert_ulip2.pt"
 roi_root = "data/octavius/scan2inst/fcaf3d_rois"
 data_root = "data/octavius"
 
-model.llm = "{{llm_path}}"
+model.llm.pretrained = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 model.encoders.point_cloud.point_encoder.checkpoint = "{{point_bert_path}}"
 model.encoders.point_cloud.roi_source.root = "{{roi_root}}"

@@ -78,6 +78,7 @@ OCTAVIUS_KEYS = frozenset(
         "export",  # settings read by the export tool
         "config_variables",  # names of top-level variables, declared to silence the report
         "allow_config_change",  # resume a checkpoint trained with another model/optimizer config
+        "feature_cache",  # directory of cached frozen-encoder features (tools/data/cache_features.py)
     }
 )
 

@@ -2,6 +2,7 @@
 
     python tools/benchmark.py adapters --json OUT.json [--quick] [--variants a,b] [--steps N] [--warmup N]
     python tools/benchmark.py inference --json OUT.json [--quick] [--rounds N] [--threads N]
+    python tools/benchmark.py features --json OUT.json [--quick] [--rounds N] [--setups a,b]
 
 See README "Benchmark" and :mod:`octavius.benchmark`.
 """
@@ -66,6 +67,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     q.add_argument("--rounds", type=int, help="measured rounds (full 3, quick 2)")
     q.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     q.add_argument("--seed", type=int, default=0)
+    f = sub.add_parser("features", help="step time live vs from the frozen-feature cache")
+    f.add_argument("--json", type=Path, help="write the result here")
+    f.add_argument("--quick", action="store_true", help="less data and fewer rounds")
+    f.add_argument("--rounds", type=int, help="measured rounds (full 8, quick 3)")
+    f.add_argument("--setups", help="comma-separated subset of: quickstart, realistic")
+    f.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    f.add_argument("--root", type=Path, help="where assets, data and caches go (default: temp)")
     return parser.parse_args(argv)
 
 
@@ -121,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
     args = parse_args(argv)
     if args.benchmark == "inference":
         return run_inference(args, argv)
+    if args.benchmark == "features":
+        from octavius.benchmark.features import main as run_features
+
+        return run_features(args, argv)
     try:
         options = build_options(args)
     except ValueError as err:

@@ -22,7 +22,7 @@ clip_path = "checkpoints/clip-vit-large-patch14-336"
 data_root = "data/llava_mole"
 stage1_checkpoint = "work_dirs/llava_mole_stage1_pretrain/epoch_1"
 
-model.llm = "{{llm_path}}"
+model.llm.pretrained = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 for _dataset in (*train_dataloader.dataset.datasets, *test_dataloader.dataset.datasets):
     _dataset.update(tokenizer="{{llm_path}}", data_root="{{data_root}}")

@@ -18,6 +18,7 @@ llm_path = "checkpoints/vicuna-7b-v1.5"
 clip_path = "checkpoints/clip-vit-large-patch14-336"
 data_root = "data/llava_mole"
 
-model.update(llm="{{llm_path}}", adapters=None)
+model.update(adapters=None)
+model.llm.pretrained = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 train_dataloader.dataset.update(tokenizer="{{llm_path}}", data_root="{{data_root}}")

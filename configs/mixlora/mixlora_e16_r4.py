@@ -20,7 +20,7 @@ clip_path = "checkpoints/clip-vit-large-patch14"
 data_root = "data/vision_flan"
 stage1_checkpoint = "work_dirs/mixlora_stage1_align/epoch_1"
 
-model.llm = "{{llm_path}}"
+model.llm.pretrained = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 for _dataset in (train_dataloader.dataset, *test_dataloader.dataset.datasets):
     _dataset.update(tokenizer="{{llm_path}}", data_root="{{data_root}}")

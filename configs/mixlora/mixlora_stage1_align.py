@@ -18,6 +18,7 @@ llm_path = "checkpoints/vicuna-7b-v1.3"
 clip_path = "checkpoints/clip-vit-large-patch14"
 data_root = "data/llava_cc3m_595k"
 
-model.update(llm="{{llm_path}}", adapters=None, freeze_projectors=False)
+model.update(adapters=None, freeze_projectors=False)
+model.llm.pretrained = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 train_dataloader.dataset.update(tokenizer="{{llm_path}}", data_root="{{data_root}}")

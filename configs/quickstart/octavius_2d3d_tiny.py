@@ -52,6 +52,8 @@ quickstart = dict(
     test_after_train=True,
 )
 
+# A path, not the paper's dict(pretrained=..., dtype="bfloat16"): the tiny LLM stays fp32, as
+# its LM head trains (trainable weights stay fp32).
 model.llm = "{{llm_path}}"
 model.encoders.image.pretrained = "{{clip_path}}"
 model.encoders.point_cloud = dict(

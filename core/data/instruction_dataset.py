@@ -66,6 +66,10 @@ class InstructionDataset(BaseDataset):
             with a modality has none (LAMM 3D files); otherwise that is an error.
         image_processor: preprocess images in the workers with this processor config (else the
             model's image encoder does it).
+        feature_cache: a feature cache directory (``tools/data/cache_features.py``): images and
+            scenes come as the frozen encoders' cached outputs instead of being loaded
+            (:class:`~octavius.features.load_cached_features.LoadCachedFeatures`). Set for every
+            training dataset by the top-level config key ``feature_cache``.
         color_range: colour scale of point files (``"0-1"``, ``"0-255"``, ``"auto"``).
         on_error: ``"raise"`` or ``"skip"`` (count, drop, report).
         validate: check every sample at load time (files, shapes, length).
@@ -97,6 +101,7 @@ class InstructionDataset(BaseDataset):
         feature_root: str | None = None,
         add_missing_placeholder: bool = False,
         image_processor: str | None = None,
+        feature_cache: str | None = None,
         color_range: str = "auto",
         on_error: str = "raise",
         validate: bool = True,
@@ -141,17 +146,26 @@ class InstructionDataset(BaseDataset):
                 "InstructionDataset: give text_transforms or a whole pipeline, not both (put the"
                 " text transforms into the pipeline before the encoder)."
             )
+        if pipeline is not None and feature_cache:
+            raise ValueError(
+                "InstructionDataset: feature_cache replaces the default loaders; with a whole"
+                " pipeline, put LoadCachedFeatures in it instead."
+            )
         if pipeline is None:
             texts = [
                 TRANSFORMS.build(dict(t)) if isinstance(t, Mapping) else t
                 for t in text_transforms or ()
             ]
-            pipeline = [
-                LoadInstructionImages(image_processor),
-                LoadPointCloud(color_range, allow_xyz),
-                *texts,
-                self.encoder,
-            ]
+            if feature_cache:
+                from octavius.features.load_cached_features import LoadCachedFeatures
+
+                loaders = [LoadCachedFeatures(feature_cache, color_range, allow_xyz)]
+            else:
+                loaders = [
+                    LoadInstructionImages(image_processor),
+                    LoadPointCloud(color_range, allow_xyz),
+                ]
+            pipeline = [*loaders, *texts, self.encoder]
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,

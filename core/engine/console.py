@@ -97,7 +97,11 @@ def describe_run(runner: Any) -> str:
     model_cfg = cfg.get("model") or {}
     parts = [f"{type(model).__name__}"]
     if isinstance(model_cfg, dict) and model_cfg.get("llm"):
-        parts.append(f"LLM {model_cfg['llm']}")
+        llm = model_cfg["llm"]
+        if isinstance(llm, dict):  # dict(pretrained=..., dtype=...)
+            dtype = f" ({llm['dtype']})" if llm.get("dtype") else ""
+            llm = f"{llm.get('pretrained')}{dtype}"
+        parts.append(f"LLM {llm}")
     encoders = model_cfg.get("encoders") if isinstance(model_cfg, dict) else None
     if isinstance(encoders, dict):
         kinds = ", ".join(f"{name}={enc.get('type', '?')}" for name, enc in encoders.items() if enc)

@@ -26,6 +26,7 @@ from octavius.engine.launch import (
     uses_flexible_runner,
 )
 from octavius.engine.prepare import prepare_assets, wants_test_after_train
+from octavius.features.build_cache import apply_feature_cache
 
 
 @dataclass
@@ -205,6 +206,7 @@ def build_runner(cfg: Config) -> Any:
     _quiet_transformers()
     setup_distributed(cfg)
     _prepare_assets(cfg)
+    apply_feature_cache(cfg)
     return runner_class(cfg).from_cfg(cfg)
 
 

@@ -106,6 +106,35 @@ class BaseEncoder(nn.Module, ABC):
             nn.Module.train(module, False)
         return self
 
+    # ------------------------------------------------------------------ feature cache
+    # An encoder whose first part is frozen can have that part's output computed once and
+    # stored (``tools/data/cache_features.py``); training then runs only the rest. The
+    # contract: ``from_frozen_features(frozen_features(x))`` equals ``forward(x)``.
+
+    def frozen_features(self, inputs: list[Any]) -> list[dict[str, Tensor]]:
+        """The output of the encoder's frozen part, one dict of tensors per item (no grad)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no frozen part a feature cache can hold; train without"
+            " a feature cache for this modality."
+        )
+
+    def from_frozen_features(self, features: list[Mapping[str, Tensor]]) -> EncoderOutput:
+        """The rest of :meth:`forward`, from what :meth:`frozen_features` returned."""
+        raise NotImplementedError(f"{type(self).__name__} cannot encode from cached features.")
+
+    def frozen_module(self) -> nn.Module:
+        """The frozen module whose weights the cached features depend on."""
+        raise NotImplementedError(f"{type(self).__name__} has no frozen part.")
+
+    def frozen_settings(self) -> dict[str, Any]:
+        """Every setting besides the frozen weights that changes :meth:`frozen_features`
+        (layer choice, preprocessing, sampling), as plain JSON values."""
+        raise NotImplementedError(f"{type(self).__name__} has no frozen part.")
+
+    def frozen_dependencies(self, item: Mapping[str, Any]) -> list[str]:
+        """Files besides the item's own that its frozen features are read from (RoI files)."""
+        return []
+
     @classmethod
     def example_config(cls, root: str | os.PathLike) -> dict[str, Any]:
         """Keyword arguments of a tiny working instance, for tests and the quickstart.

@@ -22,6 +22,7 @@ from octavius.adapters.context import RoutingContext, use_routing_context
 from octavius.data.data_preprocessor import InstructionDataPreprocessor
 from octavius.data.templates import IGNORE_INDEX
 from octavius.data.tokenizer import PLACEHOLDERS, load_tokenizer
+from octavius.features.cached_features import CachedFeatures
 from octavius.models.base_encoder import BaseEncoder, build_encoder
 from octavius.models.generation import GenerationResult, default_generation_config
 from octavius.models.llm_loading import load_causal_lm
@@ -269,13 +270,45 @@ class MultimodalLLM(BaseModel):
                 )
 
     def encode_modality(self, modality: str, items: list[Any]) -> tuple[Tensor, Tensor]:
-        """``(tokens (m, t, d), valid (m, t))`` in the LLM's embedding space for ``m`` items."""
+        """``(tokens (m, t, d), valid (m, t))`` in the LLM's embedding space for ``m`` items.
+
+        Items read from a feature cache (:class:`~octavius.features.cached_features.CachedFeatures`)
+        skip the encoder's frozen part: only ``from_frozen_features`` runs, after checking that
+        the cache was written by this encoder (same frozen weights and settings).
+        """
         encoder = self.encoders[modality]
-        out = encoder(items)
+        cached = [isinstance(item, CachedFeatures) for item in items]
+        if any(cached):
+            out = encoder.from_frozen_features(self._cached_tensors(modality, encoder, items))
+        else:
+            out = encoder(items)
         projector = self.projectors[modality]
         param = next(projector.parameters())
         tokens = projector(out.tokens.to(device=param.device, dtype=param.dtype))
         return tokens.to(self.llm.get_input_embeddings().weight.dtype), out.mask.to(tokens.device)
+
+    def _cached_tensors(
+        self, modality: str, encoder: BaseEncoder, items: list[Any]
+    ) -> list[dict[str, Tensor]]:
+        """The tensors of cached items, refused if any item is not cached or is stale."""
+        from octavius.features.fingerprint import encoder_fingerprint
+
+        if not all(isinstance(item, CachedFeatures) for item in items):
+            raise ValueError(
+                f"a batch mixes cached and live {modality} items; read every training dataset"
+                " from the feature cache, or none."
+            )
+        ours = encoder_fingerprint(encoder)
+        for item in items:
+            if item.fingerprint != ours:
+                raise ValueError(
+                    f"feature cache {item.cache_dir} is stale for model.encoders.{modality}: its"
+                    f" entry {item.key} ({item.source}) was written by an encoder with fingerprint"
+                    f" {item.fingerprint[:12]}, this {type(encoder).__name__} has {ours[:12]}"
+                    " (its frozen weights or settings changed); re-run python"
+                    " tools/data/cache_features.py CONFIG."
+                )
+        return [item.tensors for item in items]
 
     def routing_context(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,45 @@ class CLIPImageEncoder(BaseEncoder):
             tokens = tokens[:, 1:]
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         return EncoderOutput(tokens=tokens, mask=mask)
+
+    def _require_frozen(self) -> None:
+        if not self.frozen:
+            raise ValueError(
+                "CLIPImageEncoder(frozen=False) trains its tower, so its features cannot be"
+                " cached; set frozen=True or train without a feature cache for images."
+            )
+
+    def frozen_features(self, inputs: list[Tensor | Image.Image]) -> list[dict[str, Tensor]]:
+        """The tower's patch tokens, ``dict(tokens=(t, d))`` per image (the whole encoder is frozen)."""
+        self._require_frozen()
+        with torch.no_grad():
+            tokens = self(inputs).tokens
+        return [{"tokens": t} for t in tokens]
+
+    def from_frozen_features(self, features: list[Mapping[str, Tensor]]) -> EncoderOutput:
+        """Stack cached ``tokens (t, d)`` into ``(b, t, d)``, as :meth:`forward` returns them."""
+        tokens = torch.stack([f["tokens"] for f in features]).to(self.device)
+        if tokens.shape[1:] != (self.num_tokens, self.out_features):
+            raise ValueError(
+                f"Cached image features are {tuple(tokens.shape[1:])}; this CLIPImageEncoder"
+                f" makes ({self.num_tokens}, {self.out_features}). Rebuild the feature cache."
+            )
+        mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        return EncoderOutput(tokens=tokens, mask=mask)
+
+    def frozen_module(self) -> torch.nn.Module:
+        """The vision tower."""
+        self._require_frozen()
+        return self.model
+
+    def frozen_settings(self) -> dict[str, Any]:
+        """Layer, CLS, weight dtype and the image preprocessing (the processor config)."""
+        return {
+            "feature_layer": self.feature_layer,
+            "use_cls": self.use_cls,
+            "dtype": str(self.model.dtype),
+            "processor": self.processor.to_dict(),
+        }
 
     @classmethod
     def example_config(cls, root: str | os.PathLike) -> dict[str, Any]:

@@ -82,6 +82,9 @@ class ObjectAsSceneEncoder(BaseEncoder):
         normalize: centre and scale each RoI's points into the unit sphere (ULIP's preprocessing).
         roi_chunk: RoIs per point-encoder call, bounding memory.
         seed: base seed of the eval-mode point sampling.
+        train_resampling: sample new RoI points at every training step; ``False`` uses the
+            seeded eval-mode sampling in training too — what training from a feature cache
+            (``tools/data/cache_features.py``) sees, so cached and live runs then match.
     """
 
     modality = "point_cloud"
@@ -105,6 +108,7 @@ class ObjectAsSceneEncoder(BaseEncoder):
         normalize: bool = True,
         roi_chunk: int = 32,
         seed: int = 0,
+        train_resampling: bool = True,
     ) -> None:
         super().__init__()
         cfg = point_encoder if point_encoder is not None else dict(type="PointBERT", in_channels=6)
@@ -130,6 +134,7 @@ class ObjectAsSceneEncoder(BaseEncoder):
             )
         self.num_rois, self.points_per_roi = num_rois, points_per_roi
         self.normalize, self.roi_chunk, self.seed = normalize, roi_chunk, seed
+        self.train_resampling = train_resampling
         if pe_activation not in _PE_ACTIVATIONS:
             raise ValueError(
                 f"ObjectAsSceneEncoder pe_activation must be one of {sorted(_PE_ACTIVATIONS)},"
@@ -199,7 +204,7 @@ class ObjectAsSceneEncoder(BaseEncoder):
         points = points[:, :c]
         kept, members = self._nonempty_rois(points[:, :3], self.scene_rois(item).cpu())
         generator = None
-        if not self.training:
+        if not self.training or not self.train_resampling:
             generator = torch.Generator().manual_seed(
                 self.seed + zlib.crc32(str(scene_id).encode())
             )
@@ -337,6 +342,81 @@ class ObjectAsSceneEncoder(BaseEncoder):
         return EncoderOutput(
             tokens=tokens, mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=self.device)
         )
+
+    # ------------------------------------------------------------------ feature cache
+    def _require_frozen(self) -> None:
+        if any(p.requires_grad for p in self.point_encoder.parameters()):
+            raise ValueError(
+                "ObjectAsSceneEncoder: the point encoder trains (frozen=False), so its RoI"
+                " features cannot be cached; freeze it or train without a feature cache."
+            )
+
+    def frozen_features(self, inputs: list[Mapping[str, Any]]) -> list[dict[str, Tensor]]:
+        """Steps 1–2 per scene: ``dict(boxes=(m, 6), roi_features=(m, d))`` from the frozen
+        point encoder; the fusion (step 3) trains and runs from these at every step."""
+        self._require_frozen()
+        with torch.no_grad():
+            per_scene = self.live_rois(list(inputs))
+        return [{"boxes": boxes, "roi_features": feats} for boxes, feats in per_scene]
+
+    def from_frozen_features(self, features: list[Mapping[str, Tensor]]) -> EncoderOutput:
+        """Step 3 on cached ``boxes (m, 6)`` and ``roi_features (m, d)`` per scene."""
+        dim = self.point_encoder.feature_dim
+        for i, f in enumerate(features):
+            shape = tuple(f["roi_features"].shape)
+            if len(shape) != 2 or shape[1] != dim or f["boxes"].shape != (shape[0], 6):
+                raise ValueError(
+                    f"Cached RoI features of scene {i} are {shape} with boxes"
+                    f" {tuple(f['boxes'].shape)}; expected (m, {dim}) and (m, 6). Rebuild the"
+                    " feature cache."
+                )
+        tokens = self.fuse([(f["boxes"], f["roi_features"]) for f in features])
+        return EncoderOutput(
+            tokens=tokens, mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=self.device)
+        )
+
+    def frozen_module(self) -> nn.Module:
+        """The point encoder (Point-BERT)."""
+        self._require_frozen()
+        return self.point_encoder
+
+    def frozen_settings(self) -> dict[str, Any]:
+        """The point encoder's architecture, RoI selection and point sampling (steps 1–2a)."""
+        return {
+            "point_encoder": repr(self.point_encoder),
+            "point_encoder_settings": {
+                k: v
+                for k, v in vars(self.point_encoder).items()
+                if not k.startswith("_")
+                and k != "training"
+                and isinstance(v, (bool, int, float, str))
+            },
+            # The RoI files themselves are checked per entry (frozen_dependencies), so the
+            # source's directory is not part of the settings: a moved data tree stays valid.
+            "roi_source": None
+            if self.roi_source is None
+            else {
+                "type": type(self.roi_source).__name__,
+                **{
+                    k: v
+                    for k, v in vars(self.roi_source).items()
+                    if not k.startswith("_")
+                    and k != "training"
+                    and isinstance(v, (bool, int, float, str))
+                },
+            },
+            "num_rois": self.num_rois,
+            "points_per_roi": self.points_per_roi,
+            "normalize": self.normalize,
+            "seed": self.seed,
+        }
+
+    def frozen_dependencies(self, item: Mapping[str, Any]) -> list[str]:
+        """The scene's RoI file, for a scene-level sample with a file-backed RoI source."""
+        path_for = getattr(self.roi_source, "path_for", None)
+        if item.get("use_instance_boxes") or path_for is None:
+            return []
+        return [str(path_for(str(item.get("scene_id"))))]
 
     @classmethod
     def example_config(cls, root: str | os.PathLike) -> dict[str, Any]:

@@ -110,6 +110,8 @@ class PointBERT(BasePointEncoder):
         normalize: centre and scale every cloud into the unit sphere first (ULIP's preprocessing).
         checkpoint: ULIP / Point-BERT weights (.pt/.pth/.safetensors); None keeps random weights.
         frozen: no gradients and eval mode for the whole encoder.
+        dtype: torch dtype name the weights are kept in after loading (``"bfloat16"`` for a
+            frozen encoder); None keeps float32. Inputs are cast to it, outputs come out in it.
         seed: seed of the resampling in eval mode (mixed with the scene id), so eval is
             reproducible; training draws from the global generator.
     """
@@ -131,8 +133,14 @@ class PointBERT(BasePointEncoder):
         checkpoint: str | os.PathLike | None = None,
         frozen: bool = True,
         seed: int = 0,
+        dtype: str | None = None,
     ) -> None:
         super().__init__()
+        torch_dtype = getattr(torch, dtype, None) if dtype is not None else torch.float32
+        if not isinstance(torch_dtype, torch.dtype):
+            raise ValueError(
+                f"PointBERT dtype {dtype!r} is not a torch dtype name (e.g. 'bfloat16')."
+            )
         if in_channels not in (3, 6):
             raise ValueError(
                 f"PointBERT in_channels must be 3 (xyz) or 6 (xyz+rgb), got {in_channels}."
@@ -167,6 +175,7 @@ class PointBERT(BasePointEncoder):
         self.num_tokens = 1 if output == "global" else 1 + num_group
         if checkpoint is not None:
             load_pointbert_checkpoint(self, checkpoint, with_projection=self.proj is not None)
+        self.to(torch_dtype)
         if frozen:
             self.freeze(self)
 
@@ -203,7 +212,10 @@ class PointBERT(BasePointEncoder):
             raise ValueError(
                 f"PointBERT needs at least {self.min_points} points per cloud, got {points.shape[1]}."
             )
-        groups, centers = self.group(points)
+        # Grouping (FPS, kNN) in fp32 whatever the weights' dtype: rounding must not move centres.
+        groups, centers = self.group(points.float())
+        dtype = self.cls_token.dtype
+        groups, centers = groups.to(dtype), centers.to(dtype)
         tokens = self.reduce_dim(self.encoder(groups))  # (b, g, trans_dim)
         b = tokens.shape[0]
         x = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)

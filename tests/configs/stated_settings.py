@@ -65,3 +65,21 @@ STATED: dict[str, dict[str, Any]] = {
     "lora_r4_seen_tasks": {"lora_rank": 4},
     "lora_r16_seen_tasks": {"lora_rank": 16},
 }
+
+#: Memory controls of every paper config (docs/training.md, "Memory controls"): the frozen LLM
+#: and frozen encoders (CLIP, Point-BERT) in bf16, adapters / routers / projectors / fusion in
+#: fp32, gradient checkpointing on the LLM.
+PAPER_MEMORY: dict[str, Any] = {"frozen_dtype": "bfloat16", "gradient_checkpointing": True}
+
+#: ``(micro-batch per device, accumulation steps)`` by config, first matching name prefix wins:
+#: Octavius — the release's train_batch_size 64 = 8 GPUs × 4 × 2; LLaVA-MoLE — Table 1 (SFT 64 =
+#: 8 × 4 × 2, PT 256 = 8 × 8 × 4); MixLoRA — appendix B (8 per GPU × 4 GPUs × 4 = 128), its stage
+#: one LLaVA-v1's 128 = 8 × 4 × 4.
+BATCHING: list[tuple[str, tuple[int, int]]] = [
+    ("llava_mole_stage1_pretrain", (8, 4)),
+    ("mixlora_stage1_align", (4, 4)),
+    ("octavius", (4, 2)),
+    ("llava_", (4, 2)),
+    ("mixlora_", (8, 4)),
+    ("lora_", (8, 4)),
+]

@@ -17,7 +17,7 @@ clip_path = "checkpoints/clip-vit-large-patch14"
 
 model = dict(
     type="MultimodalLLM",
-    llm="{{llm_path}}",
+    llm=dict(pretrained="{{llm_path}}", dtype="bfloat16"),  # frozen: bf16 (see below)
     encoders=dict(
         image=dict(type="CLIPImageEncoder", pretrained="{{clip_path}}", feature_layer=-2)
     ),
@@ -29,6 +29,7 @@ model = dict(
 model["adapters"]["experts"]["dropout"] = 0.05
 
 # Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
-# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+# LLM and CLIP tower in bf16; adapters, routers, projectors and their optimizer state stay fp32.
+# Leaf configs set `model.llm.pretrained`, never `model.llm`, so the dtype reaches every run.
 model["gradient_checkpointing"] = True
 model["encoders"]["image"]["dtype"] = "bfloat16"

@@ -20,8 +20,13 @@ roi_root = "data/octavius/scan2inst/fcaf3d_rois"
 _object_as_scene = dict(
     type="ObjectAsSceneEncoder",
     # ULIP's Point-BERT: 8192 points, 512 groups of 32, 12 blocks of width 384, 768-d feature.
+    # Frozen, in bf16 (memory controls); the fusion below trains in fp32.
     point_encoder=dict(
-        type="PointBERT", in_channels=6, checkpoint="{{point_bert_path}}", frozen=True
+        type="PointBERT",
+        in_channels=6,
+        checkpoint="{{point_bert_path}}",
+        frozen=True,
+        dtype="bfloat16",
     ),
     roi_source=dict(type="PrecomputedRoISource", root="{{roi_root}}"),
     num_rois=64,

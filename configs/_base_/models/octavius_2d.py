@@ -2,8 +2,8 @@
 
 LoRA-MoE (eq. 3): rank-32 LoRA experts on q/k/v/o of every decoder layer, one instance-based gate
 for the whole model choosing the top-2 experts from the question ``z^qu``; 4 experts for 2D
-(Table 5). Only the experts, the gate and the projector train. The LLM loads in float32; on GPUs
-add ``dtype="bfloat16"`` with ``llm=dict(pretrained="{{llm_path}}", dtype=...)`` or train with ``--amp``.
+(Table 5). Only the experts, the gate and the projector train. The frozen LLM and CLIP load in
+bfloat16 (as the release trains in bf16), the trained parts stay in float32.
 """
 
 from mmengine.config import read_base
@@ -17,7 +17,7 @@ clip_path = "checkpoints/clip-vit-large-patch14"  # openai/clip-vit-large-patch1
 
 model = dict(
     type="MultimodalLLM",
-    llm="{{llm_path}}",
+    llm=dict(pretrained="{{llm_path}}", dtype="bfloat16"),  # frozen: bf16 (see below)
     encoders=dict(
         # Penultimate-layer patch tokens, as LLaVA/LAMM; the paper does not name the layer.
         image=dict(type="CLIPImageEncoder", pretrained="{{clip_path}}", feature_layer=-2),
@@ -30,6 +30,7 @@ model = dict(
 )
 
 # Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
-# CLIP tower in bf16; adapters, routers and projectors stay fp32.
+# LLM and CLIP tower in bf16; adapters, routers, projectors and their optimizer state stay fp32.
+# Leaf configs set `model.llm.pretrained`, never `model.llm`, so the dtype reaches every run.
 model["gradient_checkpointing"] = True
 model["encoders"]["image"]["dtype"] = "bfloat16"

@@ -14,7 +14,7 @@ llm_path = "checkpoints/vicuna-13b-v0"
 
 model = dict(
     type="MultimodalLLM",
-    llm="{{llm_path}}",
+    llm=dict(pretrained="{{llm_path}}", dtype="bfloat16"),  # frozen: bf16 (see below)
     encoders=dict(point_cloud=_object_as_scene),
     # f^proj' of eq. 7; the release follows it with a LayerNorm (llama_proj_3d)
     projector=dict(type="LinearProjector", norm=True),
@@ -25,5 +25,7 @@ model = dict(
 )
 model["adapters"]["experts"]["num_experts"] = 3  # the 3D setting of the release
 
-# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward.
+# Memory controls (docs/training.md, "Memory"): decoder layers recomputed in backward, the frozen
+# LLM (and Point-BERT, object_as_scene.py) in bf16; adapters, gate, fusion and projector in fp32.
+# Leaf configs set `model.llm.pretrained`, never `model.llm`, so the dtype reaches every run.
 model["gradient_checkpointing"] = True
