@@ -64,6 +64,28 @@ def default_shard_modules(model: nn.Module) -> set[str]:
     return names
 
 
+def _gather_root_for_inference(model: nn.Module) -> None:
+    """Gather the root unit's weights around ``val_step``/``test_step``.
+
+    Generation calls the LLM's ``generate`` instead of the model's ``forward``, so the root unit's
+    pre-forward gather (embeddings, final norm, LM head, projector) would not run; nested units
+    gather themselves when their ``forward`` runs.
+    """
+    for name in ("val_step", "test_step"):
+        step = getattr(model, name, None)
+        if step is None:
+            continue
+
+        def gathered(*args: Any, _step: Any = step, **kwargs: Any) -> Any:
+            model.unshard()
+            try:
+                return _step(*args, **kwargs)
+            finally:
+                model.reshard()
+
+        setattr(model, name, gathered)
+
+
 @STRATEGIES.register_module()
 class FullyShardStrategy(DDPStrategy):
     """Shard parameters, gradients and optimizer state over ranks with FSDP2.
@@ -148,6 +170,7 @@ class FullyShardStrategy(DDPStrategy):
         for module in reversed(units):  # modules() lists parents first; shard children first
             fully_shard(module, **options)
         fully_shard(model, **options)
+        _gather_root_for_inference(model)
         self.logger.info(
             f"fully_shard: {len(units)} units ({', '.join(sorted(names)) or 'none'}) + the model, "
             f"over {dist.get_world_size()} {device} ranks"

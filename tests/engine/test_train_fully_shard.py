@@ -1,7 +1,8 @@
 """``FullyShardStrategy`` (FSDP2) under ``torchrun --nproc_per_node 2`` on CPU (gloo).
 
 The adapters match a DDP run with the same global batch, and a run killed with SIGKILL after a
-sharded checkpoint resumes (``--resume``) to adapters equal to an uninterrupted run's.
+sharded checkpoint resumes (``--resume``) to adapters equal to an uninterrupted run's, which
+also evaluates (generation) after training.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def test_fully_shard_matches_ddp_and_resumes_exactly_after_sigkill(
     ddp_dir, fsdp_dir, victim_dir = tmp_path / "ddp", tmp_path / "fsdp", tmp_path / "victim"
     procs = {
         ddp_dir: _torchrun(ddp_dir, env),
-        fsdp_dir: _torchrun(fsdp_dir, env, *FSDP),
+        # Also evaluates: generation must gather the root unit's weights.
+        fsdp_dir: _torchrun(fsdp_dir, env, *FSDP, "quickstart.test_after_train=True"),
         victim_dir: _torchrun(victim_dir, env, *FSDP),
     }
     victim = procs.pop(victim_dir)
@@ -94,6 +96,7 @@ def test_fully_shard_matches_ddp_and_resumes_exactly_after_sigkill(
         torch.testing.assert_close(fsdp[key], ddp[key], rtol=0, atol=1e-6, msg=key)
         assert torch.equal(load_file(fsdp_dir / "rank1.safetensors")[key], fsdp[key])
 
+    assert (fsdp_dir / "metrics.json").is_file() and (fsdp_dir / "predictions.jsonl").is_file()
     uninterrupted = load_file(fsdp_dir / "iter_4" / "adapter.safetensors")
     resumed = load_file(victim_dir / "iter_4" / "adapter.safetensors")
     start = load_file(victim_dir / "iter_2" / "adapter.safetensors")
