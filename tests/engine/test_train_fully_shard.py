@@ -41,7 +41,7 @@ def _torchrun(work_dir: Path, env: dict[str, str], *extra: str) -> subprocess.Po
     log = open(f"{work_dir}.log", "ab")  # noqa: SIM115  (closed with the process)
     cmd = [python(), "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(SCRIPT), str(CONFIG), str(work_dir), "pytorch", *extra, *OVERRIDES]  # fmt: skip
-    # Own session: SIGKILL goes to torchrun and both workers at once, like `kill -9 -PGID`.
+    # Own process group: SIGKILL goes to torchrun and both workers at once, like `kill -9 -PGID`.
     return subprocess.Popen(
         cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
