@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,8 @@ def save_checkpoint(
     message_hub: Any = None,
     meta: Mapping[str, Any] | None = None,
     rng_state: bool | Mapping[str, Any] = True,
+    weights: Mapping[str, torch.Tensor] | None = None,
+    add_files: Callable[[Path], list[str]] | None = None,
 ) -> Path:
     """Write a checkpoint directory atomically.
 
@@ -125,6 +127,10 @@ def save_checkpoint(
             stored without pickle are left out (they are logging information, not state).
         meta: Plain data such as ``epoch``, ``iter`` and ``seed``.
         rng_state: ``True`` to capture the global RNG states now, a captured state, or ``False``.
+        weights: The trainable weights to store, when the model's parameters are not plain
+            tensors (a sharded model gathers them first); by default the model's.
+        add_files: Called with the temporary directory before checksums are taken; writes more
+            files into it (the sharded state) and returns their names, which are checksummed.
 
     Returns:
         The checkpoint directory.
@@ -156,7 +162,7 @@ def save_checkpoint(
     meta_skeleton, meta_tensors, skipped = encode_state(dict(meta or {}), "meta/", True)
     tensors.update(meta_tensors)
     dropped += skipped
-    weights = _storable(trainable_state_dict(model))
+    weights = _storable(trainable_state_dict(model) if weights is None else weights)
     check_finite(weights, path, "save")
     document = {
         "format": FORMAT,
@@ -169,8 +175,9 @@ def save_checkpoint(
     with atomic_directory(path) as tmp:
         save_file(weights, tmp / WEIGHTS_FILE, metadata={"format": FORMAT, "version": str(VERSION)})
         save_file(_storable(tensors), tmp / STATE_TENSORS_FILE)
+        extra = add_files(tmp) if add_files is not None else []
         document["checksums"] = {
-            name: file_checksum(tmp / name) for name in (WEIGHTS_FILE, STATE_TENSORS_FILE)
+            name: file_checksum(tmp / name) for name in (WEIGHTS_FILE, STATE_TENSORS_FILE, *extra)
         }
         text = json.dumps(document, indent=1, allow_nan=False, ensure_ascii=False)
         (tmp / STATE_FILE).write_text(text + "\n", encoding="utf-8")

@@ -24,7 +24,15 @@ from octavius.checkpoints.errors import (
 
 #: The tensor files of a checkpoint directory whose checksums ``state.json`` records.
 CHECKSUMMED_FILES = ("adapter.safetensors", "state.safetensors")
+#: Folder of the sharded (``torch.distributed.checkpoint``) state; its files are checksummed too.
+SHARDED_DIR = "sharded"
 _MAX_LISTED = 10
+
+
+def _is_sharded_file(name: Any) -> bool:
+    """A file of the sharded folder, named without ``..`` (it cannot point outside)."""
+    parts = Path(str(name)).parts
+    return len(parts) == 2 and parts[0] == SHARDED_DIR and parts[1] not in ("..", ".")
 
 
 def listed(names: list[str]) -> str:
@@ -58,7 +66,7 @@ def verify_checksums(directory: Path, checksums: Any, state_file: str = "state.j
     if not isinstance(checksums, Mapping):
         raise CheckpointFormatError(f"{directory / state_file}: 'checksums' is not a mapping")
     for name, expected in checksums.items():
-        if name not in CHECKSUMMED_FILES:
+        if name not in CHECKSUMMED_FILES and not _is_sharded_file(name):
             raise CheckpointFormatError(
                 f"{directory / state_file}: checksum of unknown file {name!r}"
             )

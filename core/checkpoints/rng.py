@@ -42,3 +42,28 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         saved = list(state["cuda"])
         if len(saved) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(saved)
+
+
+def rank_rng_state(state: dict[str, Any], source: Any = "checkpoint") -> dict[str, Any]:
+    """This process's entry of a saved random state.
+
+    A sharded checkpoint keeps one state per rank (``{'ranks': [...]}``); a single-process one
+    keeps one state for all.
+
+    Raises:
+        ValueError: When the checkpoint was written by a different number of ranks (the random
+            streams could not continue as they were).
+    """
+    if "ranks" not in state:
+        return state
+    import torch.distributed as dist
+
+    ranks = list(state["ranks"])
+    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    if len(ranks) != world:
+        raise ValueError(
+            f"{source} holds the random state of {len(ranks)} rank(s), this run has {world}; "
+            f"resume with {len(ranks)} process(es) (e.g. torchrun --nproc_per_node {len(ranks)})."
+        )
+    return ranks[rank]

@@ -32,7 +32,7 @@ from octavius.checkpoints.checkpoint import (
     unwrap_model,
 )
 from octavius.checkpoints.resume import check_same_config, select_resume_checkpoint
-from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
+from octavius.checkpoints.rng import capture_rng_state, rank_rng_state, restore_rng_state
 
 
 def find_latest_checkpoint(work_dir: str | os.PathLike) -> str | None:
@@ -56,10 +56,13 @@ def save_runner_checkpoint(
     """Write the runner's state to checkpoint directory ``path`` (on the main process only).
 
     ``meta`` must hold ``epoch`` and ``iter`` as the loop should see them when resuming; the
-    seed, experiment name, config text and versions are added here.
+    seed, experiment name, config text and versions are added here. When the runner's strategy
+    shards the model (``save_octavius_checkpoint``, e.g. ``FullyShardStrategy``), every rank
+    takes part and the strategy writes the directory; otherwise the main process writes it.
     """
     path = Path(path)
-    if not is_main_process():
+    sharded_save = getattr(getattr(runner, "strategy", None), "save_octavius_checkpoint", None)
+    if sharded_save is None and not is_main_process():
         return path
     full_meta = dict(meta or {})
     full_meta.setdefault("epoch", runner.epoch)
@@ -80,6 +83,15 @@ def save_runner_checkpoint(
     # Inside validation the global generators run the evaluation stream; the training stream
     # was set aside by OctaviusRunner and is the one a resumed run must continue.
     rng = getattr(runner, "training_rng_state", None) or capture_rng_state()
+    if sharded_save is not None:
+        return sharded_save(
+            path,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            message_hub=runner.message_hub.state_dict(),
+            meta=checkpoint["meta"],
+            rng_state=rng,
+        )
     return save_checkpoint(
         path,
         runner.model,
@@ -180,9 +192,19 @@ def resume_runner(
         check_same_config(ckpt.meta, runner.cfg, ckpt.path)
     checkpoint = {"meta": ckpt.meta, "state_dict": ckpt.weights, "message_hub": ckpt.message_hub}
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
-    load_weights(
-        unwrap_model(runner.model), checkpoint["state_dict"], source=ckpt.path / WEIGHTS_FILE
+    restore_sharded = getattr(
+        getattr(runner, "strategy", None), "restore_octavius_checkpoint", None
     )
+    if restore_sharded is not None:
+        # The strategy loads weights, optimizer and schedulers into its sharded model.
+        restore_sharded(
+            ckpt, resume_optimizer=resume_optimizer, resume_param_scheduler=resume_param_scheduler
+        )
+        resume_optimizer = resume_param_scheduler = False
+    else:
+        load_weights(
+            unwrap_model(runner.model), checkpoint["state_dict"], source=ckpt.path / WEIGHTS_FILE
+        )
     meta = ckpt.meta
     saved_seed = meta.get("seed")
     if saved_seed is not None and saved_seed != runner.seed:
@@ -193,16 +215,18 @@ def resume_runner(
     if ckpt.message_hub is not None:
         runner.message_hub.load_state_dict(ckpt.message_hub)
     if resume_optimizer and ckpt.optimizer is not None:
-        runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+        if hasattr(runner, "build_optim_wrapper"):  # FlexibleRunner's strategy built it already
+            runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
         check_optimizer_fits(runner.optim_wrapper, ckpt.optimizer, ckpt.path)
         runner.optim_wrapper.load_state_dict(ckpt.optimizer)
     if resume_param_scheduler and runner.param_schedulers and ckpt.param_schedulers is not None:
-        runner.param_schedulers = runner.build_param_scheduler(runner.param_schedulers)
+        if hasattr(runner, "build_param_scheduler"):
+            runner.param_schedulers = runner.build_param_scheduler(runner.param_schedulers)
         load_scheduler_states(runner.param_schedulers, ckpt.param_schedulers, ckpt.path)
     runner.train_loop._epoch = int(meta.get("epoch", 0))
     runner.train_loop._iter = int(meta.get("iter", 0))
     if ckpt.rng is not None:
-        restore_rng_state(ckpt.rng)
+        restore_rng_state(rank_rng_state(ckpt.rng, ckpt.path))
     runner._has_loaded = True
     runner.logger.info(f"Resumed from {ckpt.path}: epoch {runner.epoch}, iter {runner.iter}")
     return checkpoint

@@ -133,11 +133,11 @@ def uses_flexible_runner(cfg: Config) -> bool:
 
 
 def runner_class(cfg: Config) -> Any:
-    """The runner class for the config: ``FlexibleRunner`` with a strategy, else ``runner_type``."""
+    """The runner class: ``OctaviusFlexibleRunner`` with a strategy, else ``runner_type``."""
     if uses_flexible_runner(cfg):
-        from mmengine.runner import FlexibleRunner
+        from octavius.engine.octavius_flexible_runner import OctaviusFlexibleRunner
 
-        return FlexibleRunner
+        return OctaviusFlexibleRunner
     from octavius.registry import RUNNERS
 
     return RUNNERS.get(cfg.get("runner_type", "OctaviusRunner"))

@@ -82,10 +82,11 @@ class SafeCheckpointHook(CheckpointHook):
 
     def before_run(self, runner: Any) -> None:
         """Fail early when the runner would resume through mmengine's pickle loader."""
+        from octavius.engine.octavius_flexible_runner import OctaviusFlexibleRunner
         from octavius.engine.runner import OctaviusRunner
 
         wants_load = getattr(runner, "_resume", False) or getattr(runner, "_load_from", None)
-        if wants_load and not isinstance(runner, OctaviusRunner):
+        if wants_load and not isinstance(runner, (OctaviusRunner, OctaviusFlexibleRunner)):
             raise ValueError(
                 "resume/load_from with SafeCheckpointHook checkpoints needs the OctaviusRunner: "
                 "add runner_type = 'OctaviusRunner' to the config (mmengine's Runner would "

@@ -14,12 +14,22 @@ duplicates among RoIs, where boxes stacked at different heights are different ob
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["aligned_bev_iou", "aligned_iou_3d", "greedy_nms", "nms_aligned_3d", "nms_aligned_bev"]
+__all__ = [
+    "aligned_bev_iou",
+    "aligned_iou_3d",
+    "compiled_nms3d_normal",
+    "greedy_nms",
+    "nms_aligned_3d",
+    "nms_aligned_bev",
+    "nms_bev",
+]
 
 # mmcv's kernel clamps the union from below by this value to avoid dividing by zero.
 _EPS = 1e-8
@@ -107,6 +117,25 @@ def nms_aligned_bev(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tens
     Args and returns as :func:`greedy_nms`.
     """
     return greedy_nms(boxes, scores, iou_threshold, aligned_bev_iou)
+
+
+@lru_cache(maxsize=1)
+def compiled_nms3d_normal() -> Any:
+    """mmcv's compiled ``nms3d_normal`` (a CUDA kernel), or ``None`` without it."""
+    try:
+        from mmcv.ops import nms3d_normal
+    except (ImportError, OSError, RuntimeError):  # no mmcv, or mmcv without its compiled ops
+        return None
+    return nms3d_normal
+
+
+def nms_bev(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    """Axis-aligned BEV NMS on any device: mmcv's CUDA ``nms3d_normal`` for CUDA tensors when
+    mmcv has it, :func:`nms_aligned_bev` otherwise (the same result). Args as :func:`greedy_nms`."""
+    compiled = compiled_nms3d_normal() if boxes.is_cuda else None
+    if compiled is not None:
+        return compiled(boxes, scores, iou_threshold)
+    return nms_aligned_bev(boxes, scores, iou_threshold)
 
 
 def nms_aligned_3d(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:

@@ -7,11 +7,16 @@ Farthest point sampling and k-nearest-neighbour grouping follow Point-BERT's ``G
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import torch
 from torch import Tensor
 
 __all__ = [
+    "compiled_furthest_point_sample",
     "farthest_point_sample",
+    "farthest_point_sample_torch",
     "gather_points",
     "knn_indices",
     "normalize_unit_sphere",
@@ -21,8 +26,21 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=1)
+def compiled_furthest_point_sample() -> Any:
+    """mmcv's compiled ``furthest_point_sample`` (a CUDA kernel), or ``None`` without it."""
+    try:
+        from mmcv.ops import furthest_point_sample
+    except (ImportError, OSError, RuntimeError):  # no mmcv, or mmcv without its compiled ops
+        return None
+    return furthest_point_sample
+
+
 def farthest_point_sample(xyz: Tensor, num_samples: int) -> Tensor:
     """Farthest point sampling, starting from point 0 of every cloud (as ``pointnet2_ops``).
+
+    On a CUDA tensor it runs mmcv's compiled kernel when mmcv has one (same algorithm and start
+    point); elsewhere, and without mmcv, the torch loop of :func:`farthest_point_sample_torch`.
 
     Args:
         xyz: ``(b, n, 3)`` coordinates.
@@ -31,6 +49,17 @@ def farthest_point_sample(xyz: Tensor, num_samples: int) -> Tensor:
     Returns:
         ``(b, g)`` long indices into ``n``.
     """
+    n = xyz.shape[1]
+    if num_samples > n:
+        raise ValueError(f"Cannot pick {num_samples} farthest points from clouds of {n} points.")
+    compiled = compiled_furthest_point_sample() if xyz.is_cuda else None
+    if compiled is not None:
+        return compiled(xyz.float().contiguous(), num_samples).long()
+    return farthest_point_sample_torch(xyz, num_samples)
+
+
+def farthest_point_sample_torch(xyz: Tensor, num_samples: int) -> Tensor:
+    """:func:`farthest_point_sample` in plain torch, on any device (the fallback)."""
     b, n, _ = xyz.shape
     if num_samples > n:
         raise ValueError(f"Cannot pick {num_samples} farthest points from clouds of {n} points.")

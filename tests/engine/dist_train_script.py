@@ -1,8 +1,9 @@
 """Training entry for the distributed test (started by ``torchrun`` or as one process).
 
-``python dist_train_script.py CONFIG WORK_DIR LAUNCHER [KEY=VALUE ...]`` trains like
+``python dist_train_script.py CONFIG WORK_DIR LAUNCHER [--resume] [KEY=VALUE ...]`` trains like
 ``tools/train.py`` and then writes this process's trainable weights to
-``WORK_DIR/rank<R>.safetensors``, so the test can compare what every rank ended with.
+``WORK_DIR/rank<R>.safetensors``, so the test can compare what every rank ended with (sharded
+parameters are gathered whole first).
 """
 
 from __future__ import annotations
@@ -21,17 +22,23 @@ from octavius.engine.train_entry import TrainOptions, apply_train_options, run_t
 
 def main() -> None:
     config, work_dir, launcher, *overrides = sys.argv[1:]
+    resume = "--resume" in overrides
+    overrides = [item for item in overrides if item != "--resume"]
     torch.set_num_threads(1)
     options = {}
     for item in overrides:
         key, value = item.split("=", 1)
         options[key] = DictAction._parse_iterable(value)
     cfg = load_config(config, options)
-    apply_train_options(cfg, TrainOptions(work_dir=work_dir, launcher=launcher, progress=False))
+    apply_train_options(
+        cfg, TrainOptions(work_dir=work_dir, launcher=launcher, progress=False, resume=resume)
+    )
     runner = run_training(cfg)
-    weights = {
-        k: v.detach().contiguous().clone() for k, v in trainable_state_dict(runner.model).items()
-    }
+    weights = {}
+    for key, value in trainable_state_dict(runner.model).items():
+        if hasattr(value, "full_tensor"):  # a FullyShardStrategy shard: gather (all ranks call)
+            value = value.full_tensor()
+        weights[key] = value.detach().contiguous().clone()
     save_file(weights, str(Path(work_dir) / f"rank{get_rank()}.safetensors"))
 
 
