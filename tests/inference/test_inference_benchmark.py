@@ -49,6 +49,15 @@ def test_every_case_is_timed_and_targets_are_ratios_of_medians():
         / res["frozen_base@b1"]["decode_tok_s_cpu"]
     )
     assert merged["ratio_cpu"] == pytest.approx(ratio) and merged["met"] == (ratio >= 0.98)
+    per_round = [
+        a["decode_tok_s_cpu"] / b["decode_tok_s_cpu"]
+        for a, b in zip(
+            res["moe_instance_e4_top2_r16_merged@b1"]["samples"], res["frozen_base@b1"]["samples"]
+        )
+    ]
+    spread = merged["rounds_cpu"]
+    assert (spread["min"], spread["max"]) == (min(per_round), max(per_round))
+    assert spread["median"] == pytest.approx(sum(per_round) / 2)
     assert len(result["targets"]) == 5
     assert "| frozen_base | 1 |" in inference_markdown(result)
 
