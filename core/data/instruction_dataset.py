@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,15 +184,51 @@ class InstructionDataset(BaseDataset):
         """The tokenizer the samples are encoded with."""
         return self.encoder.tokenizer
 
+    def read_records(self, source: str) -> Iterator[tuple[str, int | str, Any, DataError | None]]:
+        """``(file, line, raw, error)`` of every record of ``source``, in order.
+
+        The annotation file's samples (:func:`~octavius.data.annotation_records.
+        iter_annotation_file`: 1-based JSONL lines, ``#i`` in a JSON list). Loaders of other
+        layouts (the benchmark loaders) override it; ``error`` is set, and ``raw`` ``None``,
+        for a record that cannot be read, which then follows the ``on_error`` policy.
+        """
+        for line, raw, error in iter_annotation_file(source):
+            yield source, line, raw, error
+
+    def convert_record(self, raw: Any, index: int) -> Any:
+        """The LLaVA/LAMM-style sample of one raw record (``index``: its position in the file).
+
+        Annotation-file records already are samples; loaders of other layouts override this to
+        turn their own records into samples. A problem raises :class:`DataError` (or a
+        ``KeyError``/``ValueError``… on a missing or wrong field), which :meth:`load_data_list`
+        locates at the record's file and line.
+        """
+        return raw
+
+    def _converted(self, raw: Any, index: int, source: str, line: int | str) -> Any:
+        try:
+            return self.convert_record(raw, index)
+        except DataError as err:
+            raise err.at(source, line, None) from None
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+            detail = f"{type(err).__name__}: {err}"
+            raise DataError(
+                "malformed_sample", f"cannot read the record ({detail})", source, line
+            ) from err
+
     def load_data_list(self) -> list[dict[str, Any]]:
-        """Read, parse and check every sample of ``ann_file`` (see the class docstring)."""
+        """Read, convert, parse and check every record (see the class docstring).
+
+        The one loop of every loader: :meth:`read_records` → :meth:`convert_record` → parse →
+        encode (length check) → keep, or raise / skip-log with the record's ``file:line``.
+        """
         source = str(self.ann_file)
         records: list[dict[str, Any]] = []
-        for line, raw, error in iter_annotation_file(source):
+        for index, (where, line, raw, error) in enumerate(self.read_records(source)):
             try:
                 if error is not None:
-                    raise error
-                record = self.parser.parse(raw, source, line)
+                    raise error.at(where, line, None)
+                record = self.parser.parse(self._converted(raw, index, where, line), where, line)
                 if self.validate:
                     try:
                         encoded = self.encoder.encode(
@@ -200,7 +236,7 @@ class InstructionDataset(BaseDataset):
                         )
                         record["num_tokens"] = self.encoder.expanded_length(encoded.input_ids)
                     except DataError as err:
-                        raise err.at(source, line, record["sample_id"]) from None
+                        raise err.at(where, line, record["sample_id"]) from None
             except DataError as err:
                 if self.on_error == "raise":
                     raise

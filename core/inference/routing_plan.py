@@ -13,7 +13,8 @@ of the answer. Under Hugging Face ``generate`` three things must hold for that:
    at prefill on the expanded batch, from identical copies.
 3. When every routed layer ends up with one instance decision shared by the whole batch, the
    experts can be merged into the base weights for the call (``W + Σ_k w_k·B_k A_k``) and
-   restored exactly after it.
+   restored exactly after it; for the call the adapted linears are swapped for their base
+   linears, so the merged model decodes through the same modules as the plain model.
 """
 
 from __future__ import annotations
@@ -117,15 +118,38 @@ def shared_decisions(llm: nn.Module, ctx: RoutingContext) -> dict[str, RoutingDe
     return plan
 
 
+def _parent(model: nn.Module, name: str) -> tuple[nn.Module, str]:
+    parent, _, child = name.rpartition(".")
+    return (model.get_submodule(parent) if parent else model), child
+
+
 @contextmanager
 def merged_for_batch(llm: nn.Module, plan: dict[str, RoutingDecision]) -> Iterator[list[str]]:
-    """Merge the adapters with ``plan`` (see :func:`shared_decisions`), restore them on exit."""
+    """Merge the adapters with ``plan`` (see :func:`shared_decisions`), restore them on exit.
+
+    While merged, every adapted linear is replaced in its parent by its own base linear (which
+    now holds ``W + ΔW``), so a merged decoding step runs exactly the modules of the plain model:
+    no wrapper call, no routing lookup, nothing per step that the base model does not do. On exit
+    the adapted linears are put back and their base weights restored bit for bit (the copy kept
+    by ``merge(exact=True)``), also when the body raises.
+
+    Yields:
+        The names of the merged layers.
+    """
     if any(m.merged for m in llm.modules() if isinstance(m, AdaptedLinear)):
         raise RuntimeError("the model's adapters are already merged; unmerge them first.")
+    adapted = {n: m for n, m in llm.named_modules() if isinstance(m, AdaptedLinear)}
     names = merge_adapters(llm, plan, exact=True)
+    swapped: list[tuple[nn.Module, str, AdaptedLinear]] = []
     try:
+        for name, layer in adapted.items():
+            parent, child = _parent(llm, name)
+            setattr(parent, child, layer.base_layer)
+            swapped.append((parent, child, layer))
         yield names
     finally:
+        for parent, child, layer in reversed(swapped):
+            setattr(parent, child, layer)
         unmerge_adapters(llm)
 
 

@@ -209,3 +209,26 @@ def test_scienceqa_release_files_image_subset(tmp_path, tokenizer):
     )
     assert (sample["gt_text"], sample["extra"]["options"]) == ("(B) dog", ["frog", "dog"])
     assert len(build(dict(cfg, image_only=False), tokenizer)) == 2
+
+
+def test_a_malformed_benchmark_record_is_reported_with_file_and_line(tmp_path, tokenizer):
+    png(tmp_path / "voc/0001.jpg")
+    good = {"id": 1, "image": "voc/0001.jpg", "query": "What?", "label": "cat"}
+    bad = {"id": 2, "image": "voc/0001.jpg", "query": "What?"}  # no ground-truth key
+    path = tmp_path / "Classification_bad.json"
+    path.write_text(json.dumps([good, bad]))
+    cfg = dict(type="LAMM2DBenchmark", ann_file=str(path), image_root=str(tmp_path))
+    with pytest.raises(DataError, match=rf"{path}:#1: a LAMM benchmark item needs one of"):
+        build(cfg, tokenizer)
+    ds = build(dict(cfg, on_error="skip"), tokenizer)
+    assert len(ds) == 1 and ds.skip_log.counts == {"malformed_sample": 1}
+    assert str(ds.skip_log.errors[0]).startswith(f"{path}:#1:")
+    # MME's question files: the shared loop names the .txt file and its line.
+    root = tmp_path / "MME"
+    png(root / "existence/1.png")
+    txt = root / "existence/1.txt"
+    txt.write_text("Is there a dog?\tYes\n\nIs there a cat? no tab here\n")
+    mme = build(dict(type="MMEBenchmark", ann_file=str(root), on_error="skip"), tokenizer)
+    assert len(mme) == 1
+    assert str(mme.skip_log.errors[0]).startswith(f"{txt}:3:")
+    assert "question<TAB>answer" in str(mme.skip_log.errors[0])

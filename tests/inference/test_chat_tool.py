@@ -15,7 +15,8 @@ from PIL import Image
 
 from octavius.checkpoints import save_checkpoint
 from octavius.inference.loading import load_for_inference
-from tests.inference.conftest import randomise_lora_b
+from octavius.models.multimodal_llm import MultimodalLLM
+from tests.inference.conftest import build, randomise_lora_b
 from tests.inference.tool_setup import write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +39,81 @@ def _read_until(fd: int, needle: str, seen: list[str], timeout: float = 180) -> 
                 break
             seen.append(chunk.decode("utf-8", "replace"))
     raise AssertionError(f"{needle!r} never appeared; output:\n{ANSI.sub('', ''.join(seen))}")
+
+
+def _spawn(args: list, tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """tools/chat.py on a pseudo-terminal; its loading log under ``tmp_path``."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "TERM": "xterm"}
+    env["OCTAVIUS_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    command = [sys.executable, str(REPO / "tools" / "chat.py"), *map(str, args)]
+    command += ["--log", str(tmp_path / "loading.log")]
+    proc = subprocess.Popen(
+        command, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env, close_fds=True
+    )
+    os.close(slave)
+    return proc, master
+
+
+def _quit(proc: subprocess.Popen, master: int) -> None:
+    try:
+        os.write(master, b"/quit\n")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+#: What may stand on the screen before the first prompt (the status spinner is redrawn in place).
+FIRST_SCREEN = re.compile(
+    r"^(\s|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|Loading model…"
+    r"|Model loaded in \d+\.\d s \(loading log: [^)]+\)"
+    r"|Commands: /image PATH, /points PATH, /reset, /routing, /quit"
+    r"|you>)*$"
+)
+
+
+def _assert_quiet(first_screen: str) -> None:
+    assert FIRST_SCREEN.match(first_screen), f"noise before the prompt:\n{first_screen}"
+    for noise in ("quickstart", "Loading weights", "INFO", "%|", "Warning", "it/s"):
+        assert noise not in first_screen
+
+
+def test_chat_starts_quietly(assets, tmp_path):
+    # The quickstart section logs its preparation steps; from_pretrained draws loading bars.
+    config = write_config(assets, tmp_path / "model", max_new_tokens=4, quickstart=True)
+    proc, master = _spawn([config], tmp_path)
+    try:
+        first = _read_until(master, "you>", [])
+    except BaseException:
+        proc.kill()
+        raise
+    _quit(proc, master)
+    _assert_quiet(first)
+    assert "Loading model…" in first and "Model loaded in" in first
+    log = (tmp_path / "loading.log").read_text()
+    assert "quickstart: preparing the tiny LLM" in log and "quickstart: ready in" in log
+
+
+def test_chat_answers_from_a_save_pretrained_directory(assets, tmp_path):
+    saved = build(assets, generation=dict(max_new_tokens=6)).save_pretrained(tmp_path / "saved")
+    expected = MultimodalLLM.from_pretrained(saved).eval().chat("Describe the scene.")
+    proc, master = _spawn([saved], tmp_path)
+    seen: list[str] = []
+    try:
+        _assert_quiet(_read_until(master, "you>", seen))
+        seen.clear()
+        os.write(master, b"Describe the scene.\n")
+        out = _read_until(master, "you>", seen)
+        answer = out.split("assistant>", 1)[1].split("you>", 1)[0]
+        assert "".join(answer.split()) == "".join(expected.text.split())
+        assert expected.text.strip()
+    except BaseException:
+        proc.kill()
+        raise
+    _quit(proc, master)
 
 
 def test_chat_in_a_pseudo_terminal(assets, tmp_path):

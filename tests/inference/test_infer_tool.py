@@ -93,3 +93,31 @@ def test_torn_last_line_is_dropped(tmp_path):
     path.write_text('{"question_id": 1, "text": "a"}\n{"question_id": 2, "te')
     assert answered_ids(path) == {"1"}
     assert path.read_text() == '{"question_id": 1, "text": "a"}\n'
+
+
+def test_infer_answers_from_a_save_pretrained_directory(assets, tmp_path):
+    from octavius.models.multimodal_llm import MultimodalLLM
+    from tests.inference.conftest import build
+
+    saved = build(assets, generation=dict(max_new_tokens=6)).save_pretrained(tmp_path / "saved")
+    questions = tmp_path / "questions.jsonl"
+    lines = [{"question_id": i, "text": f"Question {i}: what is it?"} for i in range(2)]
+    questions.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "answers.jsonl"
+    run = _run(
+        [saved, "--input", questions, "--output", out],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, log
+    reference = tmp_path / "reference.jsonl"
+    model = MultimodalLLM.from_pretrained(saved).eval()
+    answer_questions(model, read_questions(questions), reference, batch_size=4)
+    answers, expected = _lines(out), _lines(reference)
+    assert [a["question_id"] for a in answers] == [0, 1]
+    assert [(a["text"], a["routing"]) for a in answers] == [
+        (b["text"], b["routing"]) for b in expected
+    ]
+    assert all(a["text"] for a in answers)

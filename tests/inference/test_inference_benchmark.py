@@ -49,6 +49,15 @@ def test_every_case_is_timed_and_targets_are_ratios_of_medians():
         / res["frozen_base@b1"]["decode_tok_s_cpu"]
     )
     assert merged["ratio_cpu"] == pytest.approx(ratio) and merged["met"] == (ratio >= 0.98)
+    per_round = [
+        a["decode_tok_s_cpu"] / b["decode_tok_s_cpu"]
+        for a, b in zip(
+            res["moe_instance_e4_top2_r16_merged@b1"]["samples"], res["frozen_base@b1"]["samples"]
+        )
+    ]
+    spread = merged["rounds_cpu"]
+    assert (spread["min"], spread["max"]) == (min(per_round), max(per_round))
+    assert spread["median"] == pytest.approx(sum(per_round) / 2)
     assert len(result["targets"]) == 5
     assert "| frozen_base | 1 |" in inference_markdown(result)
 
@@ -69,6 +78,9 @@ def test_the_routed_cases_really_route_differently():
     assert len(pairs) == len(ROUTINGS) == mixed.batch == 8
     merged = next(c for c in cases if c.name.endswith("_merged") and c.batch == 2)
     before = [p.detach().clone() for p in merged.model.parameters()]
+    frozen = next(c for c in cases if c.name == "frozen_base" and c.batch == 2)
+    plain = [(n, type(m)) for n, m in frozen.model.named_modules()]
     with merged.scope():
-        assert any(getattr(m, "merged", False) for m in merged.model.modules())
+        # Merged, the adapted model decodes through exactly the modules of the plain model.
+        assert [(n, type(m)) for n, m in merged.model.named_modules() if "router" not in n] == plain
     assert all(torch.equal(a, b) for a, b in zip(before, merged.model.parameters()))

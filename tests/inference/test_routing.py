@@ -69,6 +69,51 @@ def test_merge_for_batch_equals_unmerged_and_restores_the_weights(model):
     assert not mixed.merged  # different routings stay unmerged
 
 
+def test_merged_for_batch_swaps_in_the_base_linears_and_restores_them(model):
+    from octavius.adapters.context import RoutingContext, use_routing_context
+    from octavius.inference.pinning import PinnedRouting, pin_routers
+    from octavius.inference.routing_plan import (
+        decide_from_context,
+        merged_for_batch,
+        shared_decisions,
+    )
+
+    llm = model.llm
+    adapted = {n: m for n, m in llm.named_modules() if isinstance(m, AdaptedLinear)}
+    weights = {n: m.base_layer.weight.detach().clone() for n, m in adapted.items()}
+    embeds = torch.randn(2, 5, llm.config.hidden_size)
+    mask = torch.ones(2, 5, dtype=torch.long)
+    question = torch.zeros_like(mask, dtype=torch.bool)
+    question[:, :3] = True
+    ctx = RoutingContext(attention_mask=mask, question_mask=question, inputs_embeds=embeds)
+    pin = PinnedRouting((1, 2), (0.25, 0.75))
+    with torch.no_grad(), pin_routers(llm, [pin, pin]):
+        decide_from_context(llm, ctx)
+        plan = shared_decisions(llm, ctx)
+        assert plan is not None and set(plan) == set(adapted)
+        with use_routing_context(ctx):
+            unmerged = llm(inputs_embeds=embeds, attention_mask=mask).logits
+        with merged_for_batch(llm, plan) as names:
+            assert sorted(names) == sorted(adapted)
+            assert not any(isinstance(m, AdaptedLinear) for m in llm.modules())
+            for name, layer in adapted.items():
+                swapped = llm.get_submodule(name)
+                assert swapped is layer.base_layer
+                # W + ΔW with ΔW = Σ_k w_k·(α/r)·B_k A_k of the pinned experts (eq. 3, merged).
+                delta = sum(
+                    w * layer.experts.scale * (layer.experts.lora_B[k].T @ layer.experts.lora_A[k])
+                    for k, w in ((1, 0.25), (2, 0.75))
+                )
+                torch.testing.assert_close(swapped.weight, weights[name] + delta)
+            merged = llm(inputs_embeds=embeds, attention_mask=mask).logits
+        torch.testing.assert_close(merged, unmerged, rtol=1e-4, atol=1e-5)
+        with pytest.raises(RuntimeError, match="boom"), merged_for_batch(llm, plan):
+            raise RuntimeError("boom")
+    for name, layer in adapted.items():
+        assert llm.get_submodule(name) is layer and not layer.merged
+        assert torch.equal(layer.base_layer.weight, weights[name])  # restored bit for bit
+
+
 def test_merge_under_beam_search_equals_unmerged(model):
     requests = _requests([None], QUESTIONS[:1])
     kw = dict(max_new_tokens=6, num_beams=2)

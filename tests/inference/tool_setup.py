@@ -16,8 +16,18 @@ model = dict(
 """
 
 
-def write_config(assets, directory: Path, max_new_tokens: int = 12) -> Path:
+#: A quickstart section that re-prepares (from its cache) the assets the model is built from.
+QUICKSTART = """quickstart = dict(tiny_assets=dict(root="{root}"))
+"""
+
+
+def write_config(
+    assets, directory: Path, max_new_tokens: int = 12, quickstart: bool = False
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.py"
-    path.write_text(CONFIG.format(llm=assets.llm, clip=assets.clip, max_new_tokens=max_new_tokens))
+    text = CONFIG.format(llm=assets.llm, clip=assets.clip, max_new_tokens=max_new_tokens)
+    if quickstart:
+        text += QUICKSTART.format(root=assets.root)
+    path.write_text(text)
     return path

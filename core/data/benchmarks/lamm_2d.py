@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from octavius.data.benchmarks.base import BenchmarkDataset, conversation, letters_options
 from octavius.data.errors import DataError
 from octavius.registry import DATASETS
 
-__all__ = ["LAMM2DBenchmark", "read_lamm_json"]
+__all__ = ["LAMM2DBenchmark", "lamm_task"]
 
 # Which ground-truth key marks which task (LAMM's scenario/LAMM_dataset.py loaders).
 _TASK_KEYS = (
@@ -25,20 +23,7 @@ _TASK_KEYS = (
 _CLASS_HINT = "Please choose a label from the following shuffled categories: "
 
 
-def read_lamm_json(path: Path) -> list[dict[str, Any]]:
-    """The list of items of a LAMM benchmark file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(
-            "malformed_json", f"not valid JSON ({err.msg} at line {err.lineno})", source=str(path)
-        ) from err
-    if not isinstance(data, list):
-        raise DataError("malformed_json", "expected a JSON list of items", source=str(path))
-    return data
-
-
-def lamm_task(item: dict[str, Any], source: str) -> str:
+def lamm_task(item: dict[str, Any]) -> str:
     """The task of a LAMM benchmark item, from the ground-truth key it carries."""
     for key, task in _TASK_KEYS:
         if key in item:
@@ -46,7 +31,6 @@ def lamm_task(item: dict[str, Any], source: str) -> str:
     raise DataError(
         "malformed_sample",
         f"a LAMM benchmark item needs one of {[k for k, _ in _TASK_KEYS]}; got keys {sorted(item)}",
-        source=source,
     )
 
 
@@ -91,42 +75,44 @@ class LAMM2DBenchmark(BenchmarkDataset):
         """The item's image, and its placeholder."""
         return {"image": item["image"]}
 
-    def read_samples(self, path: Path) -> Iterable[dict[str, Any]]:
-        """One instruction sample per LAMM item."""
+    def convert_record(self, item: Any, index: int) -> dict[str, Any]:
+        """The instruction sample of one LAMM item (``index``: its place in the file)."""
+        if not isinstance(item, dict):
+            raise DataError(
+                "malformed_sample", f"a LAMM benchmark item must be an object, got {item!r}"
+            )
         token = "<image>" if self.modality == "image" else "<point_cloud>"
-        for index, item in enumerate(read_lamm_json(path)):
-            task = lamm_task(item, str(path))
-            question = str(item.get("query", ""))
-            extra: dict[str, Any] = {}
-            if task == "detection":
-                objects = self.objects(item["object"])
-                answer = " ".join(box_sentence(o["label"], o["bbox"]) for o in objects)
-                extra["gt_objects"] = objects
-            elif task == "vqa":
-                options = list(item.get("gt_choices") or item.get("choices") or [])
-                gt = int(item["gt_choice"])
-                if options and "(A)" not in question:
-                    question = f"{question} Options: {letters_options(options)}"
-                answer = f"({'ABCDEFGHIJ'[gt]}) {options[gt]}" if options else str(gt)
-                extra.update(options=options, gt_index=gt)
-            elif task == "caption":
-                answers = [str(s) for s in item["sentences"]]
-                answer = answers[0]
-                extra["gt_answers"] = answers
-            else:
-                answer = str(item.get("label", item.get("attr")))
-                if self.class_names:
-                    names = list(self.class_names)
-                    random.Random(f"{self.seed}:{index}").shuffle(names)
-                    question = f"{question} {_CLASS_HINT}{', '.join(names)}."
-            sample = {
-                "id": str(item.get("id", index)),
-                "task_type": task,
-                "conversations": conversation(f"{token}\n{question}", answer),
-                **self.item_media(item),
-                **extra,
-            }
-            yield sample
+        task = lamm_task(item)
+        question = str(item.get("query", ""))
+        extra: dict[str, Any] = {}
+        if task == "detection":
+            objects = self.objects(item["object"])
+            answer = " ".join(box_sentence(o["label"], o["bbox"]) for o in objects)
+            extra["gt_objects"] = objects
+        elif task == "vqa":
+            options = list(item.get("gt_choices") or item.get("choices") or [])
+            gt = int(item["gt_choice"])
+            if options and "(A)" not in question:
+                question = f"{question} Options: {letters_options(options)}"
+            answer = f"({'ABCDEFGHIJ'[gt]}) {options[gt]}" if options else str(gt)
+            extra.update(options=options, gt_index=gt)
+        elif task == "caption":
+            answers = [str(s) for s in item["sentences"]]
+            answer = answers[0]
+            extra["gt_answers"] = answers
+        else:
+            answer = str(item.get("label", item.get("attr")))
+            if self.class_names:
+                names = list(self.class_names)
+                random.Random(f"{self.seed}:{index}").shuffle(names)
+                question = f"{question} {_CLASS_HINT}{', '.join(names)}."
+        return {
+            "id": str(item.get("id", index)),
+            "task_type": task,
+            "conversations": conversation(f"{token}\n{question}", answer),
+            **self.item_media(item),
+            **extra,
+        }
 
     def objects(self, raw: Any) -> list[dict[str, Any]]:
         """Reference objects as ``[{"label", "bbox"}]`` (2D boxes are used as given)."""

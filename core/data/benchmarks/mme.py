@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +54,14 @@ class MMEBenchmark(BenchmarkDataset):
         kwargs.setdefault("default_task", "vqa")
         super().__init__(*args, **kwargs)
 
-    def read_samples(self, path: Path) -> Iterable[dict[str, Any]]:
-        """Two yes/no samples per image of every present subtask."""
+    def read_records(self, source: str) -> Iterator[tuple[str, int | str, Any, DataError | None]]:
+        """One record per question line: ``(txt file, line number, line and its image, None)``."""
+        path = Path(source)
         if not path.is_dir():
             raise DataError(
                 "missing_annotation",
                 "MMEBenchmark: ann_file must be MME's release folder (with existence/, count/, …)",
-                source=str(path),
+                source=source,
             )
         for subtask in self.subtasks:
             folder = path / subtask
@@ -78,21 +79,24 @@ class MMEBenchmark(BenchmarkDataset):
                 )
                 if image is None:
                     continue
-                lines = [ln for ln in txt.read_text(encoding="utf-8").splitlines() if ln.strip()]
-                for k, line in enumerate(lines):
-                    question, sep, answer = line.strip().partition("\t")
-                    if not sep:
-                        raise DataError(
-                            "malformed_sample",
-                            f"line {k + 1}: expected 'question<TAB>answer'",
-                            source=str(txt),
-                        )
-                    if self.strip_yes_no:
-                        question = question.replace(" Please answer yes or no.", "")
-                    yield {
-                        "id": f"{subtask}/{txt.stem}/{k}",
-                        "image": str(image.resolve()),
-                        "conversations": conversation(f"<image>\n{question}", answer.strip()),
-                        "subtask": subtask,
-                        "image_id": f"{subtask}/{txt.stem}",
-                    }
+                lines = txt.read_text(encoding="utf-8").splitlines()
+                asked = [(n, text) for n, text in enumerate(lines, start=1) if text.strip()]
+                for k, (number, text) in enumerate(asked):
+                    raw = {"text": text, "subtask": subtask, "stem": txt.stem, "k": k}
+                    yield str(txt), number, {**raw, "image": str(image.resolve())}, None
+
+    def convert_record(self, raw: dict[str, Any], index: int) -> dict[str, Any]:
+        """The yes/no sample of one ``question<TAB>answer`` line."""
+        question, sep, answer = raw["text"].strip().partition("\t")
+        if not sep:
+            raise DataError("malformed_sample", "expected 'question<TAB>answer'")
+        if self.strip_yes_no:
+            question = question.replace(" Please answer yes or no.", "")
+        subtask, stem = raw["subtask"], raw["stem"]
+        return {
+            "id": f"{subtask}/{stem}/{raw['k']}",
+            "image": raw["image"],
+            "conversations": conversation(f"<image>\n{question}", answer.strip()),
+            "subtask": subtask,
+            "image_id": f"{subtask}/{stem}",
+        }

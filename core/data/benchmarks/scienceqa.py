@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,17 @@ class ScienceQABenchmark(BenchmarkDataset):
         kwargs.setdefault("default_task", "vqa")
         super().__init__(*args, **kwargs)
 
-    def read_samples(self, path: Path) -> Iterable[dict[str, Any]]:
-        """One multiple-choice sample per problem of the split."""
+    def read_records(self, source: str) -> Iterator[tuple[str, int | str, Any, DataError | None]]:
+        """One record per problem of the split, located as ``problems.json:problem <pid>``."""
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(
+                "missing_annotation", f"benchmark file not found: {source}", source=source
+            )
         problems = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(problems, Mapping):
             raise DataError(
-                "malformed_json", "problems.json must map problem ids to problems", source=str(path)
+                "malformed_json", "problems.json must map problem ids to problems", source=source
             )
         splits_file = path.with_name("pid_splits.json")
         if splits_file.is_file():
@@ -59,20 +64,32 @@ class ScienceQABenchmark(BenchmarkDataset):
         else:
             pids = [pid for pid, p in problems.items() if p.get("split") == self.split]
         for pid in pids:
-            problem = problems[str(pid)]
+            problem = problems.get(str(pid))
+            where = f"problem {pid}"
+            if problem is None:
+                error = DataError(
+                    "malformed_sample", "listed in pid_splits.json but not in problems.json"
+                )
+                yield source, where, None, error.at(source, where, str(pid))
+                continue
             if self.image_only and not problem.get("image"):
                 continue
-            gt = int(problem["answer"])
-            question = format_scienceqa_question(problem)
-            sample: dict[str, Any] = {
-                "id": str(pid),
-                "conversations": conversation(
-                    f"<image>\n{question}" if problem.get("image") else question,
-                    f"({'ABCDEFGHIJ'[gt]}) {problem['choices'][gt]}",
-                ),
-                "options": list(problem["choices"]),
-                "gt_index": gt,
-            }
-            if problem.get("image"):
-                sample["image"] = f"{problem.get('split', self.split)}/{pid}/{problem['image']}"
-            yield sample
+            yield source, where, {**problem, "pid": str(pid)}, None
+
+    def convert_record(self, problem: dict[str, Any], index: int) -> dict[str, Any]:
+        """The multiple-choice sample of one problem."""
+        pid = problem["pid"]
+        gt = int(problem["answer"])
+        question = format_scienceqa_question(problem)
+        sample: dict[str, Any] = {
+            "id": pid,
+            "conversations": conversation(
+                f"<image>\n{question}" if problem.get("image") else question,
+                f"({'ABCDEFGHIJ'[gt]}) {problem['choices'][gt]}",
+            ),
+            "options": list(problem["choices"]),
+            "gt_index": gt,
+        }
+        if problem.get("image"):
+            sample["image"] = f"{problem.get('split', self.split)}/{pid}/{problem['image']}"
+        return sample
