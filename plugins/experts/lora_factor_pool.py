@@ -165,11 +165,23 @@ class LoRAFactorPool(BaseExpertBank):
         x = self.dropout(x.to(self.factors_a.dtype))
         if decision is not None and decision.mode == "dense":
             return self._dense(x, decision).to(dtype)
-        idx_a, idx_b, coef = self._selection(decision, batch=x.shape[0])
-        # The coefficients scale the gathered rows (b, r, d), far smaller than the output (b, n, o).
-        a = self.factors_a[idx_a] * coef.to(x.dtype).unsqueeze(-1)  # (b, r, d)
-        b = self.factors_b[idx_b]  # (b, r, o)
+        batch = x.shape[0]
+        if decision is None:
+            a, b = self._gather(None, batch, x.dtype)
+        else:
+            # Every decoding step of a generate call reuses the prompt's decision: the factors
+            # are gathered once per call (under no-grad), not once per step.
+            a, b = decision.cached(self, "gathered", lambda: self._gather(decision, batch, x.dtype))
         return _GatheredLoRA.apply(x, a, b).to(dtype)  # (b, n, o)
+
+    def _gather(
+        self, decision: RoutingDecision | None, batch: int, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's assembled A, coefficients folded in, ``(b, r, d)``, and B, ``(b, r, o)``."""
+        idx_a, idx_b, coef = self._selection(decision, batch=batch)
+        # The coefficients scale the gathered rows (b, r, d), far smaller than the output (b, n, o).
+        a = self.factors_a[idx_a] * coef.to(dtype).unsqueeze(-1)  # (b, r, d)
+        return a, self.factors_b[idx_b]  # (b, r, o)
 
     def delta_weight(
         self,
