@@ -45,7 +45,9 @@ from octavius.benchmark.variants import (
 )
 
 #: The variants the layer benchmark runs (every one that does not need a whole causal LM).
-LAYER_VARIANTS: tuple[str, ...] = tuple(n for n in VARIANT_NAMES if not VARIANTS[n].whole_model_only)
+LAYER_VARIANTS: tuple[str, ...] = tuple(
+    n for n in VARIANT_NAMES if not VARIANTS[n].whole_model_only
+)
 
 
 @dataclass(frozen=True)

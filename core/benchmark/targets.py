@@ -92,9 +92,7 @@ def _overhead(variants: dict[str, dict[str, Any]], name: str, ref: str | None) -
     return overhead_ratio(*values)
 
 
-def paired_overhead_ratio(
-    variants: dict[str, dict[str, Any]], name: str, ref: str
-) -> float | None:
+def paired_overhead_ratio(variants: dict[str, dict[str, Any]], name: str, ref: str) -> float | None:
     """Median over rounds of the overhead ratio computed within each round."""
     series = [variants.get(n, {}).get("step_ms_samples") for n in (name, ref, BASELINE)]
     if any(not s for s in series) or len({len(s) for s in series}) != 1:

@@ -118,7 +118,9 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "peft_lora_r32", "peft LoRA r32 on q/k/v/o + gate/up/down", _peft_lora(32), peft_rank=32
         ),
-        Variant("peft_lora_r4", "peft LoRA r4 on q/k/v/o + gate/up/down", _peft_lora(4), peft_rank=4),
+        Variant(
+            "peft_lora_r4", "peft LoRA r4 on q/k/v/o + gate/up/down", _peft_lora(4), peft_rank=4
+        ),
         Variant(
             "moe_instance_e4_top2_r16",
             "InstanceRouter (global) top-2 of 4 LoRAExperts r16 on q/k/v/o + gate/up/down",
