@@ -3,6 +3,7 @@
     python tools/benchmark.py adapters --json OUT.json [--quick] [--variants a,b] [--steps N] [--warmup N]
     python tools/benchmark.py inference --json OUT.json [--quick] [--rounds N] [--threads N]
     python tools/benchmark.py features --json OUT.json [--quick] [--rounds N] [--setups a,b]
+    python tools/benchmark.py layers --json OUT.json [--quick] [--rounds N] [--reps N]
 
 See README "Benchmark" and :mod:`octavius.benchmark`.
 """
@@ -74,7 +75,77 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     f.add_argument("--setups", help="comma-separated subset of: quickstart, realistic")
     f.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     f.add_argument("--root", type=Path, help="where assets, data and caches go (default: temp)")
+    add_layers_parser(sub)
     return parser.parse_args(argv)
+
+
+# --- tools/benchmark.py layers ------------------------------------------------------------------
+
+
+def add_layers_parser(sub: argparse._SubParsersAction) -> None:
+    """``layers``: one adapted attention set and MLP block, timed against peft's LoRA layers."""
+    p = sub.add_parser("layers", help="adapter overhead at the layer level (process CPU time)")
+    p.add_argument("--json", type=Path, help="write the result here")
+    p.add_argument("--markdown", type=Path, help="write the tables here as Markdown")
+    p.add_argument("--quick", action="store_true", help="a 256-wide layer, fewer rounds")
+    p.add_argument(
+        "--variants",
+        type=lambda s: [v.strip() for v in s.split(",") if v.strip()],
+        help="comma-separated subset (default: every variant that runs on a layer)",
+    )
+    p.add_argument("--rounds", type=int, help="measured rounds (full 25, quick 15)")
+    p.add_argument("--warmup", type=int, help="warm-up rounds (full 3, quick 2)")
+    p.add_argument("--reps", type=int, help="steps per measurement (full 2, quick 4)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    for flag in ("--hidden-size", "--intermediate-size", "--batch-size", "--seq-len"):
+        p.add_argument(flag, type=int)
+
+
+def run_layers(args: argparse.Namespace, argv: Sequence[str]) -> dict:
+    from rich.progress import Progress
+
+    from octavius.benchmark.layers import FULL_LAYERS, QUICK_LAYERS, run_layers_benchmark
+    from octavius.benchmark.layers_report import (
+        layer_targets_table,
+        layers_markdown,
+        layers_table,
+    )
+
+    fields = ("hidden_size", "intermediate_size", "batch_size", "seq_len", "rounds", "warmup")
+    overrides = {f: getattr(args, f) for f in (*fields, "reps") if getattr(args, f) is not None}
+    try:
+        setup = dataclasses.replace(QUICK_LAYERS if args.quick else FULL_LAYERS, **overrides)
+        if args.threads < 1:
+            raise ValueError(f"--threads must be ≥ 1, got {args.threads}.")
+    except ValueError as err:
+        sys.exit(f"benchmark: {err}")
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("building", total=None)
+        try:
+            result = run_layers_benchmark(
+                setup,
+                args.variants,
+                seed=args.seed,
+                threads=args.threads,
+                on_step=lambda what: progress.update(task, description=what),
+            )
+        except ValueError as err:
+            sys.exit(f"benchmark: {err}")
+    result["setup"]["command"] = shlex.join(["python", "tools/benchmark.py", *argv])
+    console.print(layers_table(result))
+    console.print(layer_targets_table(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"Wrote {args.json}")
+    if args.markdown is not None:
+        args.markdown.write_text(layers_markdown(result))
+    return result
+
+
+# --- end of tools/benchmark.py layers -----------------------------------------------------------
 
 
 def run_inference(args: argparse.Namespace, argv: Sequence[str]) -> dict:
@@ -133,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
         from octavius.benchmark.features import main as run_features
 
         return run_features(args, argv)
+    if args.benchmark == "layers":
+        return run_layers(args, argv)
     try:
         options = build_options(args)
     except ValueError as err:

@@ -56,6 +56,17 @@ class BaseExpertBank(nn.Module):
         """The low-rank delta for ``x`` (``(b, n, d_in)`` → ``(b, n, d_out)``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x, decision).")
 
+    def add_delta(
+        self, y: torch.Tensor, x: torch.Tensor, decision: RoutingDecision | None
+    ) -> torch.Tensor:
+        """``y + forward(x, decision)``: the base output ``y`` with the delta added.
+
+        :class:`~octavius.adapters.AdaptedLinear` calls this with the frozen base output, fresh
+        and of the bank's dtype; a bank may accumulate into ``y`` in place instead of allocating
+        the delta (the built-in banks do; the result must equal ``y + self(x, decision)``).
+        """
+        return y + self(x, decision)
+
     def delta_weight(
         self, indices: torch.Tensor | None, weights: torch.Tensor | None
     ) -> torch.Tensor:

@@ -53,6 +53,9 @@ class RoutingContext:
             layer; see :class:`octavius.adapters.recording.RoutingRecorder`.
         features: per-sample features derived from the signals, computed once per context and
             shared by every router that reads them (e.g. the pooled question embedding z^qu).
+        last_pooled: by pooling kind, the last layer input a router pooled and the result, so
+            routers of linears reading the same input (q/k/v, gate/up) pool it once. One entry
+            per kind: it holds at most one activation alive.
     """
 
     attention_mask: torch.Tensor | None = None
@@ -67,6 +70,7 @@ class RoutingContext:
     aux_losses: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     recorder: Callable[[str, Any, RoutingContext], None] | None = None
     features: dict[str, torch.Tensor] = field(default_factory=dict)
+    last_pooled: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
     def require(self, name: str, router: str) -> Any:
         """Return the signal ``name`` or raise an error that names it and the router."""

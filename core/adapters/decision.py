@@ -191,6 +191,18 @@ class RoutingDecision:
             self._derived[key] = compute()
         return self._derived[key]
 
+    def planned(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per ``name`` for this decision, with or without gradients.
+
+        For what depends on the chosen indices alone and carries no gradient — the token sort of
+        grouped execution — so that every linear sharing the decision (one router for an MLP's
+        gate/up/down) reuses it.
+        """
+        key = (0, name)
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
     def detached(self) -> RoutingDecision:
         """A copy whose tensors are detached (for recording and for merging)."""
         return RoutingDecision(

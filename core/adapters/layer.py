@@ -17,6 +17,7 @@ from octavius.adapters.base_expert import BaseExpertBank
 from octavius.adapters.base_router import BaseRouter
 from octavius.adapters.context import current_routing_context
 from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.lora_add import can_add_in_place
 from octavius.adapters.sharing import RoutingSlot
 
 ADAPTABLE_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, Conv1D)
@@ -155,7 +156,11 @@ class AdaptedLinear(nn.Module):
             return y
         decision = self.route(x)
         dtype = self.experts_dtype
-        delta = self.experts(x if x.dtype == dtype else x.to(dtype), decision)
+        x = x if x.dtype == dtype else x.to(dtype)
+        if can_add_in_place(y, dtype):
+            # The fresh base output is kept by nothing else: the delta is added into it.
+            return self.experts.add_delta(y, x, decision)
+        delta = self.experts(x, decision)
         return y + (delta if delta.dtype == y.dtype else delta.to(y.dtype))
 
     @property

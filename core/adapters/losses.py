@@ -44,14 +44,14 @@ def switch_balance_loss(
         Scalar loss; gradients flow through ``probs`` only (the counts are not differentiable).
     """
     e = probs.shape[-1]
-    if token_mask is not None:
+    if token_mask is not None and not bool(token_mask.all()):
         probs = probs[token_mask]
         indices = indices[token_mask]
     t, k = indices.shape
     if t == 0:
         return probs.sum() * 0.0
-    valid = indices >= 0
-    counts = torch.bincount(indices[valid], minlength=e).to(probs.dtype)  # c_j
+    # Shifted by one so that dropped assignments (-1) land in bin 0 and are left out.
+    counts = torch.bincount(indices.reshape(-1) + 1, minlength=e + 1)[1:].to(probs.dtype)  # c_j
     fraction = counts / (t * k)  # f_j
     mean_prob = probs.float().sum(dim=0) / t  # P_j = p_j / t
     return e * (fraction * mean_prob).sum()

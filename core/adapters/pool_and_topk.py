@@ -27,8 +27,8 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor, what: str = "mask") -> torc
         )
     weights = mask.to(x.dtype)
     counts = weights.sum(dim=1, keepdim=True)
-    empty = (counts == 0).flatten().nonzero().flatten().tolist()
-    if empty:
+    if bool((counts == 0).any()):
+        empty = (counts == 0).flatten().nonzero().flatten().tolist()
         raise ValueError(
             f"'{what}' selects no token for sample(s) {empty}; every sample needs at least one "
             "token to pool (check how the mask is built from the prompt)."

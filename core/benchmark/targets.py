@@ -12,6 +12,20 @@ from rich.table import Table
 REFERENCES = ("peft_lora_r32", "peft_lora_r4")
 #: The metrics compared.
 METRICS = ("step_ms", "peak_mem_mb", "step_increment_mb")
+#: The variant without adapters whose step time the overhead is measured from.
+BASELINE = "frozen_base"
+#: The peft LoRA of the same active rank (rank a token or sample actually uses) per variant:
+#: top-2 of r16 and top-1 of r32 are rank 32, MixLoRA's 4 chosen rank-1 factors rank 4. The
+#: dense mixtures (every expert active, rank 4·32) are set against r32, their experts' rank.
+EQUAL_RANK_REFERENCE = {
+    "peft_lora_r32": "peft_lora_r32",
+    "peft_lora_r4": "peft_lora_r4",
+    "moe_instance_e4_top2_r16": "peft_lora_r32",
+    "moe_token_e4_top1_r32": "peft_lora_r32",
+    "moe_dense_e4_r32": "peft_lora_r32",
+    "mixlora_e16_r4": "peft_lora_r4",
+    "peft_xlora_e4_r32": "peft_lora_r32",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,57 @@ TARGETS = (
     Target("moe_token_e4_top1_r32", "peak_mem_mb", "peft_lora_r32", 1.10),
     Target("mixlora_e16_r4", "step_ms", "peft_lora_r4", 1.30),
 )
+
+
+@dataclass(frozen=True)
+class OverheadTarget:
+    """``variant``'s time over ``frozen_base`` must be at most ``limit`` × the ``reference``'s.
+
+    The overhead ratio ``(variant − frozen_base) / (reference − frozen_base)`` compares what the
+    adapters themselves cost; the step-time ratio dilutes it with the base model's own work.
+    """
+
+    variant: str
+    reference: str
+    limit: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} overhead ≤ {self.limit:.2f} × {self.reference}'s"
+
+
+#: Every sparse variant at most 1.3 × the overhead of peft's LoRA of the same active rank.
+OVERHEAD_TARGETS = tuple(
+    OverheadTarget(name, EQUAL_RANK_REFERENCE[name], 1.30)
+    for name in ("moe_instance_e4_top2_r16", "moe_token_e4_top1_r32", "mixlora_e16_r4")
+)
+
+
+def overhead_ratio(variant: float, reference: float, baseline: float) -> float | None:
+    """``(variant − baseline) / (reference − baseline)``; ``None`` unless the reference costs
+    measurably more than the baseline (noise can make it cost less, and the ratio meaningless)."""
+    if reference <= baseline:
+        return None
+    return (variant - baseline) / (reference - baseline)
+
+
+def _overhead(variants: dict[str, dict[str, Any]], name: str, ref: str | None) -> float | None:
+    if ref is None or BASELINE not in variants:
+        return None
+    values = [variants.get(n, {}).get("step_ms") for n in (name, ref, BASELINE)]
+    if any(v is None for v in values):
+        return None
+    return overhead_ratio(*values)
+
+
+def paired_overhead_ratio(variants: dict[str, dict[str, Any]], name: str, ref: str) -> float | None:
+    """Median over rounds of the overhead ratio computed within each round."""
+    series = [variants.get(n, {}).get("step_ms_samples") for n in (name, ref, BASELINE)]
+    if any(not s for s in series) or len({len(s) for s in series}) != 1:
+        return None
+    per_round = [overhead_ratio(*values) for values in zip(*series)]
+    kept = [r for r in per_round if r is not None]
+    return statistics.median(kept) if kept else None
 
 
 def _ratio(variants: dict[str, dict[str, Any]], name: str, ref: str, metric: str) -> float | None:
@@ -86,6 +151,25 @@ def compute_ratios(variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
             }
         )
     ratios["targets"] = targets
+    ratios["overhead_vs_equal_rank_peft"] = {
+        name: _overhead(variants, name, EQUAL_RANK_REFERENCE.get(name)) for name in variants
+    }
+    overhead_targets = []
+    for target in OVERHEAD_TARGETS:
+        ratio = _overhead(variants, target.variant, target.reference)
+        overhead_targets.append(
+            {
+                "target": target.label,
+                "variant": target.variant,
+                "reference": target.reference,
+                "baseline": BASELINE,
+                "limit": target.limit,
+                "ratio": ratio,
+                "met": None if ratio is None else ratio <= target.limit,
+                "paired_ratio": paired_overhead_ratio(variants, target.variant, target.reference),
+            }
+        )
+    ratios["overhead_targets"] = overhead_targets
     return ratios
 
 
@@ -110,6 +194,7 @@ def _rows(result: dict[str, Any]) -> list[list[str]]:
                 _fmt(v.get("step_ms"), ".0f"),
                 _fmt(_ratio(variants, name, "peft_lora_r32", "step_ms"), ".2f"),
                 _fmt(_ratio(variants, name, "peft_lora_r4", "step_ms"), ".2f"),
+                _fmt(_overhead(variants, name, EQUAL_RANK_REFERENCE.get(name)), ".2f"),
                 _fmt(v.get("peak_mem_mb"), ".0f"),
                 _fmt(_ratio(variants, name, "peft_lora_r32", "peak_mem_mb"), ".3f"),
                 _fmt(v.get("step_increment_mb"), ".0f"),
@@ -119,12 +204,14 @@ def _rows(result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-#: Median step time and its ratios, peak RSS and its ratio, the steps' RSS increment.
+#: Median step time and its ratios, the overhead over frozen_base against peft's of equal active
+#: rank, peak RSS and its ratio, the steps' RSS increment.
 HEADERS = [
     "variant",
     "step ms",
     "×r32 time",
     "×r4 time",
+    "overhead ×peft",
     "peak MiB",
     "×r32 peak",
     "Δstep MiB",
@@ -157,12 +244,26 @@ def variants_table(result: dict[str, Any]) -> Table:
 
 def targets_table(result: dict[str, Any]) -> Table:
     """The targets with their measured ratios, met or missed."""
-    table = Table(title="Targets")
+    table = Table(
+        title="Targets",
+        caption=(
+            f"overhead = (variant − {BASELINE}) / (peft LoRA of equal active rank − {BASELINE})"
+        ),
+    )
     table.add_column("target")
     table.add_column("ratio", justify="right")
     table.add_column("status")
     table.add_column("per-round ratio (median)", justify="right")
     for t in result["ratios"]["targets"]:
+        status = _status(t["met"])
+        style = {"met": "green", "missed": "red"}.get(status, "yellow")
+        table.add_row(
+            t["target"],
+            _fmt(t["ratio"], ".3f"),
+            f"[{style}]{status}[/{style}]",
+            _fmt(t.get("paired_ratio"), ".3f"),
+        )
+    for t in result["ratios"].get("overhead_targets", []):
         status = _status(t["met"])
         style = {"met": "green", "missed": "red"}.get(status, "yellow")
         table.add_row(
@@ -180,7 +281,7 @@ def markdown_tables(result: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
     lines += [f"\n{name} skipped: {reason}" for name, reason in skipped_reasons(result).items()]
     lines += ["", "| target | ratio | status | per-round ratio (median) |", "|---|---:|---|---:|"]
-    for t in result["ratios"]["targets"]:
+    for t in [*result["ratios"]["targets"], *result["ratios"].get("overhead_targets", [])]:
         ratio, paired = _fmt(t["ratio"], ".3f"), _fmt(t.get("paired_ratio"), ".3f")
         lines.append(f"| {t['target']} | {ratio} | {_status(t['met'])} | {paired} |")
     return "\n".join(lines) + "\n"

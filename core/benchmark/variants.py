@@ -36,12 +36,17 @@ class Variant:
         summary: one line saying what it is.
         build: adapts a copy of the base model: ``build(model, setup) -> PreparedVariant``.
         optional: when it fails to build or step, record it as skipped with the reason.
+        peft_rank: the rank of a peft LoRA baseline (the layer benchmark builds peft's LoRA
+            layers with it); ``None`` for every other variant.
+        whole_model_only: the variant needs a whole causal LM (the layer benchmark skips it).
     """
 
     name: str
     summary: str
     build: Callable[[nn.Module, ModelSetup], PreparedVariant]
     optional: bool = False
+    peft_rank: int | None = None
+    whole_model_only: bool = False
 
 
 def _frozen_base(model: nn.Module, setup: ModelSetup) -> PreparedVariant:
@@ -110,8 +115,12 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         Variant("frozen_base", "no adapters, base frozen", _frozen_base),
-        Variant("peft_lora_r32", "peft LoRA r32 on q/k/v/o + gate/up/down", _peft_lora(32)),
-        Variant("peft_lora_r4", "peft LoRA r4 on q/k/v/o + gate/up/down", _peft_lora(4)),
+        Variant(
+            "peft_lora_r32", "peft LoRA r32 on q/k/v/o + gate/up/down", _peft_lora(32), peft_rank=32
+        ),
+        Variant(
+            "peft_lora_r4", "peft LoRA r4 on q/k/v/o + gate/up/down", _peft_lora(4), peft_rank=4
+        ),
         Variant(
             "moe_instance_e4_top2_r16",
             "InstanceRouter (global) top-2 of 4 LoRAExperts r16 on q/k/v/o + gate/up/down",
@@ -164,6 +173,7 @@ VARIANTS: dict[str, Variant] = {
             "peft X-LoRA: 4 LoRA r32 adapters on q/k/v/o + gate/up/down, dense token classifier",
             _xlora,
             optional=True,
+            whole_model_only=True,
         ),
     )
 }

@@ -10,7 +10,8 @@ from torch import nn
 
 from octavius.adapters.base_expert import BaseExpertBank
 from octavius.adapters.decision import RoutingDecision
-from octavius.adapters.grouped import grouped_lora
+from octavius.adapters.grouped import group_plan, grouped_lora, grouped_lora_add_
+from octavius.adapters.lora_add import add_lora_, lora_product
 from octavius.registry import EXPERTS
 
 
@@ -24,9 +25,9 @@ class LoRAExperts(BaseExpertBank):
 
     Execution follows the decision's level and mode, always computing only what is chosen:
 
-    - no decision (one expert): ``x A_0ᵀ B_0ᵀ`` — plain LoRA;
+    - no decision (one expert): ``x A_0ᵀ B_0ᵀ`` — plain LoRA, the scale folded into A;
     - instance, sparse/individual: each sample's chosen A and B are gathered and concatenated
-      along the rank, ``(b, d_in, k·r)`` and ``(b, k·r, d_out)``, with the routing weight folded
+      along the rank, ``(b, k·r, d_in)`` and ``(b, k·r, d_out)``, with the routing weight folded
       into the smaller factor, and applied with two ``bmm`` — the cost of one LoRA of rank k·r;
     - token, sparse: tokens grouped by expert, each chosen expert run once on its group
       (:func:`octavius.adapters.grouped.grouped_lora`);
@@ -34,7 +35,9 @@ class LoRAExperts(BaseExpertBank):
       by the routing weights — only when the decision's mode is ``"dense"``.
 
     ``lora_B`` stores each ``B_e`` transposed, ``(e, r, d_out)``, so gathered experts
-    concatenate along the rank without a copy.
+    concatenate along the rank without a copy. Inside an adapted linear the sparse paths add
+    their output straight into the base output (:meth:`add_delta`,
+    :mod:`octavius.adapters.lora_add`).
 
     Args:
         in_features: ``d_in``.
@@ -86,25 +89,43 @@ class LoRAExperts(BaseExpertBank):
         Shapes: ``x`` ``(b, n, d)`` (any leading dims without a decision) → ``(b, n, d_out)``;
         decision indices/weights ``(b, k)`` (instance) or ``(b, n, k)`` (token).
         """
+        return self._run(None, x, decision)
+
+    def add_delta(
+        self, y: torch.Tensor, x: torch.Tensor, decision: RoutingDecision | None
+    ) -> torch.Tensor:
+        """``y`` plus the delta, accumulated into ``y`` in place (no ``(…, d_out)`` delta tensor).
+
+        Dense decisions (an ablation) add a separate delta.
+        """
+        if decision is not None and decision.mode == "dense":
+            return y + self(x, decision)
+        return self._run(y, x, decision)
+
+    def _run(
+        self, y: torch.Tensor | None, x: torch.Tensor, decision: RoutingDecision | None
+    ) -> torch.Tensor:
         x = self.dropout(x)
         if decision is None:
             if self.num_choices != 1:
                 raise ValueError(
                     f"LoRAExperts with {self.num_choices} experts needs a routing decision."
                 )
-            return torch.matmul(torch.matmul(x, self.lora_A[0].T), self.lora_B[0]) * self.scale
-        if decision.mode == "dense":
+            # The scale goes into A (r × d_in numbers), never over the (…, d_out) output.
+            lora_a = (self.lora_A[0] * self.scale).to(x.dtype)[None]  # (1, r, d_in)
+            lora_b = self.lora_B[0].to(x.dtype)[None]  # (1, r, d_out)
+        elif decision.mode == "dense":
             return self._dense(x, decision)
-        if decision.level == "instance":
-            return self._instance(x, decision)
-        return self._token(x, decision)
-
-    def _instance(self, x: torch.Tensor, decision: RoutingDecision) -> torch.Tensor:
-        lora_a, lora_b = decision.cached(self, "gathered", lambda: self._gather(decision, x.dtype))
-        return torch.bmm(torch.bmm(x, lora_a), lora_b)  # (b, n, d_out)
+        elif decision.level == "instance":
+            lora_a, lora_b = decision.cached(
+                self, "gathered", lambda: self._gather(decision, x.dtype)
+            )
+        else:
+            return self._token(y, x, decision)
+        return lora_product(x, lora_a, lora_b) if y is None else add_lora_(y, x, lora_a, lora_b)
 
     def _gather(self, decision: RoutingDecision, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-        """Each sample's chosen experts, ``(b, d_in, k·r)`` and ``(b, k·r, d_out)``, weights folded."""
+        """Each sample's chosen experts, ``(b, k·r, d_in)`` and ``(b, k·r, d_out)``, weights folded."""
         b, k = decision.indices.shape
         weights = decision.weights.to(dtype) * self.scale
         lora_a = self.lora_A[decision.indices]  # (b, k, r, d_in)
@@ -114,20 +135,29 @@ class LoRAExperts(BaseExpertBank):
             lora_a = lora_a * weights[:, :, None, None]
         else:
             lora_b = lora_b * weights[:, :, None, None]
-        lora_a = lora_a.reshape(b, k * self.rank, self.in_features).transpose(1, 2)
+        lora_a = lora_a.reshape(b, k * self.rank, self.in_features)
         lora_b = lora_b.reshape(b, k * self.rank, self.out_features)
         return lora_a, lora_b
 
-    def _token(self, x: torch.Tensor, decision: RoutingDecision) -> torch.Tensor:
+    def _token(
+        self, y: torch.Tensor | None, x: torch.Tensor, decision: RoutingDecision
+    ) -> torch.Tensor:
         b, n, k = decision.indices.shape
-        out = grouped_lora(
+        indices = decision.indices.reshape(b * n, k)
+        # The sort by expert depends on the routing only: computed once per decision, reused
+        # by every linear that shares it (gate/up/down behind one block router).
+        plan = decision.planned("group_plan", lambda: group_plan(indices, self.num_choices))
+        args = (
             x.reshape(b * n, self.in_features),
-            self.lora_A,
-            self.lora_B,
-            decision.indices.reshape(b * n, k),
+            self.lora_A.to(x.dtype),
+            self.lora_B.to(x.dtype),
+            indices,
             decision.weights.to(x.dtype).reshape(b * n, k) * self.scale,
+            plan,
         )
-        return out.view(b, n, self.out_features)
+        if y is not None:
+            return grouped_lora_add_(y, *args)
+        return grouped_lora(*args).view(b, n, self.out_features)
 
     def _dense(self, x: torch.Tensor, decision: RoutingDecision) -> torch.Tensor:
         e, r = self.num_choices, self.rank

@@ -10,35 +10,10 @@ from torch import nn
 
 from octavius.adapters.base_expert import BaseExpertBank
 from octavius.adapters.decision import RoutingDecision
+from octavius.adapters.lora_add import add_lora_, lora_product
 from octavius.registry import EXPERTS
 
 ESTIMATORS = ("straight_through", "weighted")
-
-
-class _GatheredLoRA(torch.autograd.Function):
-    """``(x Aᵀ) B`` per sample with a backward that keeps every matmul in a fast layout.
-
-    Autograd's ``bmm`` backward would compute A's gradient as ``xᵀ ∂u`` — ``(d, n) @ (n, r)``, a
-    layout CPU BLAS runs about ten times slower than the equal ``(∂uᵀ x)`` — ``(r, n) @ (n, d)``,
-    which is how ``nn.Linear`` (and so peft's LoRA) computes its weight gradient.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        u = torch.bmm(x, a.transpose(1, 2))  # (b, n, r)
-        ctx.save_for_backward(x, a, b, u)
-        return torch.bmm(u, b)  # (b, n, o)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, a, b, u = ctx.saved_tensors
-        grad_u = torch.bmm(grad, b.transpose(1, 2))  # (b, n, r)
-        need_x, need_a, need_b = ctx.needs_input_grad
-        grad_x = torch.bmm(grad_u, a) if need_x else None  # (b, n, d)
-        grad_a = torch.bmm(grad_u.transpose(1, 2), x) if need_a else None  # (b, r, d)
-        grad_b = torch.bmm(u.transpose(1, 2), grad) if need_b else None  # (b, r, o)
-        return grad_x, grad_a, grad_b
 
 
 @EXPERTS.register_module()
@@ -165,11 +140,35 @@ class LoRAFactorPool(BaseExpertBank):
         x = self.dropout(x.to(self.factors_a.dtype))
         if decision is not None and decision.mode == "dense":
             return self._dense(x, decision).to(dtype)
-        idx_a, idx_b, coef = self._selection(decision, batch=x.shape[0])
+        return lora_product(x, *self._factors(x, decision)).to(dtype)  # (b, n, o)
+
+    def add_delta(
+        self, y: torch.Tensor, x: torch.Tensor, decision: RoutingDecision | None
+    ) -> torch.Tensor:
+        """``y`` plus the delta, accumulated into the base output ``y`` in place (same dtype)."""
+        if decision is not None and decision.mode == "dense":
+            return y + self(x, decision)
+        x = self.dropout(x)
+        return add_lora_(y, x, *self._factors(x, decision))
+
+    def _factors(
+        self, x: torch.Tensor, decision: RoutingDecision | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = x.shape[0]
+        if decision is None:
+            return self._gather(None, batch, x.dtype)
+        # Every decoding step of a generate call reuses the prompt's decision: the factors are
+        # gathered once per call (under no-grad), not once per step.
+        return decision.cached(self, "gathered", lambda: self._gather(decision, batch, x.dtype))
+
+    def _gather(
+        self, decision: RoutingDecision | None, batch: int, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's assembled A, coefficients folded in, ``(b, r, d)``, and B, ``(b, r, o)``."""
+        idx_a, idx_b, coef = self._selection(decision, batch=batch)
         # The coefficients scale the gathered rows (b, r, d), far smaller than the output (b, n, o).
-        a = self.factors_a[idx_a] * coef.to(x.dtype).unsqueeze(-1)  # (b, r, d)
-        b = self.factors_b[idx_b]  # (b, r, o)
-        return _GatheredLoRA.apply(x, a, b).to(dtype)  # (b, n, o)
+        a = self.factors_a[idx_a] * coef.to(dtype).unsqueeze(-1)  # (b, r, d)
+        return a, self.factors_b[idx_b]  # (b, r, o)
 
     def delta_weight(
         self,

@@ -203,7 +203,21 @@ class ConditionalFactorRouter(BaseRouter):
         return logits.float().softmax(dim=-1).sum(dim=1).softmax(dim=-1)
 
     def _pool(self, x: torch.Tensor, ctx: RoutingContext | None) -> torch.Tensor:
-        """``Avg(h)`` over the instruction tokens or the whole sequence (eq. 5, see ``pool``)."""
+        """``Avg(h)`` over the instruction tokens or the whole sequence (eq. 5, see ``pool``).
+
+        Linears that read the same input (q/k/v, gate/up) have one router each but the same
+        ``Avg(h)``: the last pooled input is remembered in the context and reused.
+        """
+        if ctx is not None:
+            last = ctx.last_pooled.get(self.pool)
+            if last is not None and last[0] is x:
+                return last[1]
+        pooled = self._pool_now(x, ctx)
+        if ctx is not None:
+            ctx.last_pooled[self.pool] = (x, pooled)
+        return pooled
+
+    def _pool_now(self, x: torch.Tensor, ctx: RoutingContext | None) -> torch.Tensor:
         attention = None if ctx is None else ctx.attention_mask
         if self.pool == "question":
             mask = self.require(ctx, "question_mask").bool()

@@ -8,6 +8,8 @@ from peft import LoraConfig, get_peft_model
 from torch import nn
 
 from octavius.adapters import AdaptedLinear, RoutingDecision, grouped_lora
+from octavius.adapters.grouped import grouped_lora_add_
+from octavius.adapters.lora_add import add_lora_, lora_product
 from octavius.plugins.experts.lora_experts import LoRAExperts
 
 D_IN, D_OUT, RANK = 12, 20, 4
@@ -109,22 +111,28 @@ def test_instance_weight_gradient_matches_reference(d_in, d_out):
     torch.testing.assert_close(weights.grad, ref_w.grad, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("in_place", [False, True], ids=["delta", "into_base_output"])
 @pytest.mark.parametrize("k, drop", [(2, True), (1, False), (1, True)])
-def test_grouped_token_execution_equals_dense_masked_reference(k, drop):
+def test_grouped_token_execution_equals_dense_masked_reference(k, drop, in_place):
     bank = _bank()
     b, n = 2, 7
     x = torch.randn(b, n, D_IN, requires_grad=True)
+    base = torch.randn(D_OUT, D_IN)
     indices = torch.stack([torch.randperm(4)[:k] for _ in range(b * n)]).view(b, n, k)
     if drop:
         indices[0, 3, -1] = -1  # a dropped assignment is not computed
     weights = torch.rand(b, n, k, requires_grad=True)
-    out = bank(x, RoutingDecision(level="token", indices=indices, weights=weights))
+    decision = RoutingDecision(level="token", indices=indices, weights=weights)
+    if in_place:  # as inside an adapted linear: accumulated into the fresh base output
+        out = bank.add_delta(x @ base.T, x, decision)
+    else:
+        out = bank(x, decision)
 
     x_ref = x.detach().clone().requires_grad_()
     w_ref = weights.detach().clone().requires_grad_()
     a_ref = bank.lora_A.detach().clone().requires_grad_()
     b_ref = bank.lora_B.detach().clone().requires_grad_()
-    reference = torch.zeros(b, n, D_OUT)
+    reference = x_ref @ base.T if in_place else torch.zeros(b, n, D_OUT)
     for e in range(4):
         mask = (indices == e).to(x.dtype)  # (b, n, k)
         gate = (mask * w_ref).sum(-1, keepdim=True)  # (b, n, 1): 0 where e is not chosen
@@ -152,6 +160,42 @@ def test_grouped_lora_passes_gradcheck():
     assert torch.autograd.gradcheck(
         lambda *t: grouped_lora(t[0], t[1], t[2], idx, t[3]), (x, a, b, w)
     )
+
+
+def test_in_place_paths_pass_gradcheck():
+    gen = torch.Generator().manual_seed(2)
+
+    def t(*shape):
+        return torch.randn(*shape, dtype=torch.double, generator=gen, requires_grad=True)
+
+    x, y, a, b, w = t(6, 5), t(6, 4), t(3, 2, 5), t(3, 2, 4), t(6, 1)
+    idx = torch.tensor([[0], [2], [1], [0], [2], [2]])
+    assert torch.autograd.gradcheck(
+        lambda *z: grouped_lora_add_(z[0] * 1.0, z[1], z[2], z[3], idx, z[4]), (y, x, a, b, w)
+    )
+    x3, y3, a3, b3 = t(2, 3, 5), t(2, 3, 4), t(2, 2, 5), t(2, 2, 4)
+    assert torch.autograd.gradcheck(lambda *z: add_lora_(z[0] * 1.0, *z[1:]), (y3, x3, a3, b3))
+    reference = torch.bmm(torch.bmm(x3, a3.transpose(1, 2)), b3)
+    torch.testing.assert_close(lora_product(x3, a3, b3), reference, atol=1e-12, rtol=0)
+
+
+def test_linears_sharing_a_token_decision_sort_it_once(monkeypatch):
+    import octavius.plugins.experts.lora_experts as module
+
+    calls = []
+    plan = module.group_plan
+    monkeypatch.setattr(module, "group_plan", lambda *a: calls.append(1) or plan(*a))
+    banks = [_bank() for _ in range(3)]
+    x = torch.randn(2, 5, D_IN)
+    indices = torch.randint(0, 4, (2, 5, 1))
+    decision = RoutingDecision(level="token", indices=indices, weights=torch.ones(2, 5, 1))
+    outs = [bank(x, decision) for bank in banks]
+    assert len(calls) == 1
+    for bank, out in zip(banks, outs):
+        reference = _expert_outputs(bank, x).gather(
+            0, indices.permute(2, 0, 1)[..., None].expand(1, 2, 5, D_OUT)
+        )[0]
+        torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
 
 
 def test_dense_token_mode_equals_reference():

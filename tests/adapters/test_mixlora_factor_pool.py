@@ -219,3 +219,62 @@ def test_gradients_equal_the_dense_reference():
         grads.append((x.grad.clone(), pool.factors_a.grad.clone(), pool.factors_b.grad.clone()))
     for got, want in zip(*grads):
         torch.testing.assert_close(got, want)
+
+
+def test_generation_gathers_the_factors_once_per_call(monkeypatch):
+    """Decoding reuses the prompt's factor choice: A and B are assembled once per generate call."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from octavius.adapters import inject_adapters
+    from octavius.adapters.context import RoutingContext, use_routing_context
+    from octavius.plugins.experts.lora_factor_pool import LoRAFactorPool
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        vocab_size=64,
+    )
+    model = LlamaForCausalLM(config).eval()
+    inject_adapters(model, dict(preset="mixlora", experts={"num_factors": 8, "rank": 2}))
+    pools = [m for m in model.modules() if isinstance(m, LoRAFactorPool)]
+    with torch.no_grad():
+        for pool in pools:
+            pool.factors_b.normal_(0.0, 0.5)
+    ids = torch.randint(0, 64, (2, 6), generator=torch.Generator().manual_seed(3))
+    mask = torch.ones_like(ids)
+    steps = 5
+
+    def generate() -> torch.Tensor:
+        ctx = RoutingContext(attention_mask=mask, question_mask=mask.bool())
+        with use_routing_context(ctx):
+            return model.generate(
+                ids,
+                attention_mask=mask,
+                max_new_tokens=steps,
+                min_new_tokens=steps,
+                do_sample=False,
+                pad_token_id=0,
+            )
+
+    calls: list[LoRAFactorPool] = []
+    gather = LoRAFactorPool._gather
+
+    def counted(self, *args):
+        calls.append(self)
+        return gather(self, *args)
+
+    monkeypatch.setattr(LoRAFactorPool, "_gather", counted)
+    once = generate()
+    assert len(calls) == len(pools) == 14  # every decoder linear, once for the whole call
+    assert set(map(id, calls)) == set(map(id, pools))
+    calls.clear()
+    # Without the per-decision cache the factors are gathered again at every step.
+    monkeypatch.setattr(RoutingDecision, "cached", lambda self, owner, name, compute: compute())
+    every_step = generate()
+    assert len(calls) == len(pools) * steps
+    assert once.shape == (2, 6 + steps)
+    assert torch.equal(once, every_step)

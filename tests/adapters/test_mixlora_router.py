@@ -325,3 +325,28 @@ def test_official_initialisation_and_contraction():
     with torch.no_grad():
         router.cfs_weight.copy_(official.cfs_weight)
     assert not torch.allclose(router.cfs_probs(a), want)  # eq. 7 reads A[i] · W_AB[i]
+
+
+def test_routers_of_linears_reading_one_input_pool_it_once(monkeypatch):
+    """q/k/v (and gate/up) have a router each but one Avg(h); it is computed once per input."""
+    from octavius.adapters.context import RoutingContext
+    from octavius.plugins.routers.conditional_factor import ConditionalFactorRouter
+
+    calls = []
+    pool_now = ConditionalFactorRouter._pool_now
+    monkeypatch.setattr(
+        ConditionalFactorRouter, "_pool_now", lambda self, *a: calls.append(1) or pool_now(self, *a)
+    )
+    torch.manual_seed(0)
+    routers = [ConditionalFactorRouter(in_features=8, num_experts=6, rank=2) for _ in range(3)]
+    x, other = torch.randn(2, 5, 8), torch.randn(2, 5, 8)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    ctx = RoutingContext(question_mask=mask)
+    shared = [r(x, ctx) for r in routers]
+    assert len(calls) == 1
+    routers[0](other, ctx)  # a different input is pooled anew
+    assert len(calls) == 2
+    for router, decision in zip(routers, shared):
+        alone = router(x, RoutingContext(question_mask=mask))
+        assert torch.equal(decision.indices, alone.indices)
+        assert torch.equal(decision.probs, alone.probs)

@@ -118,7 +118,13 @@ def test_trainable_params_match_hand_counts(all_variants):
 def test_ratios_and_targets(all_variants):
     data = all_variants[1]
     variants, ratios = data["variants"], data["ratios"]
-    assert set(ratios) == {"vs_peft_lora_r32", "vs_peft_lora_r4", "targets"}
+    assert set(ratios) == {
+        "vs_peft_lora_r32",
+        "vs_peft_lora_r4",
+        "targets",
+        "overhead_vs_equal_rank_peft",
+        "overhead_targets",
+    }
     for ref in ("peft_lora_r32", "peft_lora_r4"):
         table = ratios[f"vs_{ref}"]
         assert list(table) == EXPECTED_NAMES
@@ -209,3 +215,67 @@ def test_worker_flags_rebuild_the_same_options(tool):
 def test_bad_model_setting_names_the_flag():
     with pytest.raises(ValueError, match="divisible by num_heads"):
         ModelSetup(hidden_size=50, num_heads=4)
+
+
+def test_overhead_ratio_is_over_frozen_base_against_equal_rank_peft(all_variants):
+    data = all_variants[1]
+    variants, ratios = data["variants"], data["ratios"]
+    step = {name: v["step_ms"] for name, v in variants.items()}
+    overhead = ratios["overhead_vs_equal_rank_peft"]
+    for name, ref in [
+        ("moe_token_e4_top1_r32", "peft_lora_r32"),
+        ("moe_instance_e4_top2_r16", "peft_lora_r32"),
+        ("mixlora_e16_r4", "peft_lora_r4"),
+    ]:
+        if step[ref] > step["frozen_base"]:
+            want = (step[name] - step["frozen_base"]) / (step[ref] - step["frozen_base"])
+            assert overhead[name] == pytest.approx(want)
+        else:  # noise made the reference cheaper than no adapters: no meaningful ratio
+            assert overhead[name] is None
+    assert [(t["variant"], t["reference"], t["limit"]) for t in ratios["overhead_targets"]] == [
+        ("moe_instance_e4_top2_r16", "peft_lora_r32", 1.30),
+        ("moe_token_e4_top1_r32", "peft_lora_r32", 1.30),
+        ("mixlora_e16_r4", "peft_lora_r4", 1.30),
+    ]
+    assert "overhead ×peft" in all_variants[2]
+
+
+def test_overhead_ratio_by_hand():
+    from octavius.benchmark.targets import overhead_ratio
+
+    assert overhead_ratio(2330.0, 2203.0, 2015.0) == pytest.approx(315 / 188)
+    assert overhead_ratio(2100.0, 2000.0, 2015.0) is None
+
+
+def test_layers_benchmark_runs_every_layer_variant(tool, tmp_path):
+    out = tmp_path / "layers.json"
+    argv = ["layers", "--quick", "--hidden-size", "32", "--intermediate-size", "48"]
+    argv += ["--seq-len", "8", "--rounds", "4", "--warmup", "0", "--reps", "1"]
+    result = tool.main([*argv, "--json", str(out), "--markdown", str(tmp_path / "l.md")])
+    data = json.loads(out.read_text())
+    assert data == json.loads(json.dumps(result))
+    names = [n for n in EXPECTED_NAMES if n != "peft_xlora_e4_r32"]
+    assert list(data["variants"]) == names
+    assert data["skipped"] == {}
+    variants = data["variants"]
+    for name in names:
+        assert len(variants[name]["step_ms_samples"]) == 4
+    # The same rules as the whole model, on one layer: the hand counts of one layer hold.
+    d, f = 32, 48
+    lora = 4 * 32 * (d + d) + 3 * 32 * (d + f)
+    assert variants["peft_lora_r32"]["trainable_params"] == lora
+    assert variants["moe_token_e4_top1_r32"]["trainable_params"] == (
+        4 * 32 * 3 * (d + f) + 4 * d + 4 * 32 * 2 * d
+    )
+    token = variants["moe_token_e4_top1_r32"]
+    assert token["reference"] == "peft_lora_r32"
+    rounds = zip(token["step_ms_samples"], variants["peft_lora_r32"]["step_ms_samples"])
+    assert token["time_ratio"]["median"] == pytest.approx(
+        statistics.median(a / b for a, b in rounds), rel=1e-3
+    )
+    assert variants["mixlora_e16_r4"]["reference"] == "peft_lora_r4"
+    assert [t["variant"] for t in data["overhead_targets"]] == [
+        "moe_instance_e4_top2_r16",
+        "moe_token_e4_top1_r32",
+        "mixlora_e16_r4",
+    ]
