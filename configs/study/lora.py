@@ -1,11 +1,10 @@
 """Interference study, shared LoRA: one rank-4 LoRA in every linear of the decoder layers.
 
-The base of the study's configs (docs/interference_study.md): the quickstart pipeline (tiny
-LLaMA, CLIP tower and Object-As-Scene over a tiny Point-BERT, MLP projectors) on a larger
-synthetic 2D + 3D set restricted to short-answer tasks — multiple-choice colour questions
-(``vqa``), counting (``vqa_open``) and classification, on images and on point-cloud scenes — with
-one budget for every method: 1500 iterations of 8 samples, AdamW at 3e-3 with warm-up and cosine
-decay. Every method adapts the same linears with the same scale ``alpha / rank = 2``.
+The base of the study's configs (docs/interference_study.md): the quickstart pipeline (CLIP
+tower and Object-As-Scene over a tiny Point-BERT, linear projectors) around a frozen LLaMA — the
+study replaces ``model.llm`` by its stage-0 pretrained base and the data by its conflict and
+control tasks, and trains with its own epoch budgets. Every method adapts the same linears with
+the same scale ``alpha / rank = 2``.
 
 ``tools/analysis/interference_study.py`` runs this config on the mixture (shared LoRA) and on
 each task alone (the LoRA specialists), with per-task datasets it writes; run alone, it trains on
@@ -58,7 +57,7 @@ model.adapters = dict(
     experts=dict(type="LoRAExperts", num_experts=1, rank=4, alpha=8.0, dropout=0.0),
     router=None,
 )
-model.generation = dict(max_new_tokens=12)
+model.generation = dict(max_new_tokens=40)  # box lists: about 25 tokens per object pair
 
 for _dataset in (train_dataloader.dataset.datasets[0], test_dataloader.dataset.datasets[0]):
     _dataset.update(data_root=study_data_root, name="synthetic_2d")

@@ -1,7 +1,7 @@
 """Interference study, dense mixture (Octavius Table 4 "Weighted Sum"): every expert, gate-weighted.
 
-The bank of ``moe_instance_top2.py`` (four rank-2 experts per linear, one global instance gate),
-with all four experts active and weighted by the gate's softmax.
+The bank of ``moe_instance_top2.py`` (eight rank-2 experts per linear, one global instance gate),
+with all eight experts active and weighted by the gate's softmax.
 """
 
 from mmengine.config import read_base

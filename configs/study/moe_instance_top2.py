@@ -1,7 +1,8 @@
-"""Interference study, LoRA-MoE with the instance gate (Octavius eq. 3): top-2 of 4 experts.
+"""Interference study, LoRA-MoE with the instance gate (Octavius eq. 3): top-2 of 8 experts.
 
-Four rank-2 LoRA experts per linear, so the two active ones match the shared LoRA's rank 4 (equal
-active parameters); one global gate reads the question (``z^qu``) and routes every layer.
+Eight rank-2 LoRA experts per linear, so the two active ones match the shared LoRA's rank 4 (equal
+active parameters) and the bank's total rank is 16; one global gate reads the question
+(``z^qu``) and routes every layer.
 """
 
 from mmengine.config import read_base
@@ -12,7 +13,7 @@ with read_base():
 model.adapters = dict(
     name="moe",
     targets=decoder_linears,
-    experts=dict(type="LoRAExperts", num_experts=4, rank=2, alpha=4.0, dropout=0.0),
+    experts=dict(type="LoRAExperts", num_experts=8, rank=2, alpha=4.0, dropout=0.0),
     router=dict(type="InstanceRouter", top_k=2),
     sharing="global",
 )

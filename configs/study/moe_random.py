@@ -1,4 +1,4 @@
-"""Interference study, random routing (MixLoRA Table 2 baseline): 2 of 4 experts drawn per sample.
+"""Interference study, random routing (MixLoRA Table 2 baseline): 2 of 8 experts drawn per sample.
 
 The bank of ``moe_instance_top2.py`` with the gate replaced by a uniform random draw per sample,
 the same for every layer (one global router), weights 1/2.

@@ -1,120 +1,165 @@
-"""The interference study: plan, data split, run configs, results maths, results page."""
+"""The interference study: plan, conflict data, budgets, statistics and the results page."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
+import numpy as np
 import pytest
 
+from octavius.analysis.study.conflict_data import write_study_data
 from octavius.analysis.study.page import PAGE_TEMPLATE, SECTIONS, markers, write_study_page
 from octavius.analysis.study.plan import DEFAULT_STUDY, StudyBudget
-from octavius.analysis.study.results import collect_results
-from octavius.analysis.study.runs import prepare_study_data, study_runs, write_run_config
+from octavius.analysis.study.results import (
+    bootstrap_recovered,
+    correlations,
+    mean_se,
+    recovered_fraction,
+)
+from octavius.analysis.study.runs import epoch_steps, study_runs, write_run_config
 from octavius.config import load_config
 from tests.analysis.tiny_models import REPO
 
 
-def tiny_plan(methods, tasks, iterations=2, budget_check=()):
+def tiny_plan(methods, tasks, epochs=1, seeds=(0,)):
     plan = DEFAULT_STUDY.select(methods, tasks)
     return dataclasses.replace(
         plan,
-        budget=StudyBudget(iterations=iterations, batch_size=2, warmup=50),
-        synthetic=dict(num_images=12, num_scenes=4, difficulty="easy", image_size=32, seed=0),
-        analysis={**plan.analysis, "batches_per_task": 1, "gradient_batch_size": 2},
-        budget_check=tuple(budget_check),
-        budget_check_iterations=3 * iterations,
-    )
+        seeds=tuple(seeds),
+        convergence_seeds=tuple(seeds[:1]),
+        budget=StudyBudget(epochs=epochs, batch_size=2, max_epochs=2, patience=1),
+        data=dict(train=4, val=2, test=2, seed=0, image_size=32),
+        base=dict(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, steps=2,
+                  num_documents=20),
+        analysis={**plan.analysis, "batches_per_task": 2, "gradient_batch_size": 2,
+                  "routing_per_task": 2},
+        bootstrap=200,
+    )  # fmt: skip
 
 
-def test_plan_selection_and_task_filter():
-    plan = DEFAULT_STUDY.select(["lora_shared", "lora_specialists"], ["3d_cls", "2d_mc"])
+def test_plan_selection_keeps_pairs_and_convergence_consistent():
+    plan = DEFAULT_STUDY.select(["lora_shared", "lora_specialists"], ["count_digit", "count_word"])
     assert [m.key for m in plan.methods] == ["lora_specialists", "lora_shared"]
-    assert [t.name for t in plan.tasks] == ["2d_mc", "3d_cls"]
-    assert plan.specialists.key == "lora_specialists" and plan.budget_check == ("lora_shared",)
+    assert [t.name for t in plan.tasks] == ["count_word", "count_digit"]
+    assert plan.pairs == (("count_word", "count_digit"),) and plan.convergence == ("lora_shared",)
     with pytest.raises(KeyError, match=r"unknown task\(s\) \['4d'\]"):
         DEFAULT_STUDY.select(tasks=["4d"])
-    count = next(t for t in DEFAULT_STUDY.tasks if t.name == "2d_count")
-    assert count.selects({"id": "img_00001_vqa_open"}) and not count.selects(
-        {"id": "img_00001_vqa"}
-    )
-    assert count.metric_key == "2d_count/vqa/accuracy"
+    groups = {t.group for t in DEFAULT_STUDY.tasks}
+    assert groups == {"format", "modality", "length", "control"}
+    assert len(DEFAULT_STUDY.seeds) == 3
 
 
-def test_data_split_and_run_configs(tmp_path):
-    plan = tiny_plan(["lora_specialists", "moe_token_top1"], ["2d_count", "3d_cls"], iterations=30)
-    data = prepare_study_data(plan, tmp_path / "data")
-    train = json.loads((data / "tasks" / "2d_count_train.json").read_text())
-    assert len(train) == 9 and all(s["id"].endswith("_vqa_open") for s in train)
-    runs = study_runs(plan, tmp_path / "runs")
-    assert [r.name for r in runs] == [
-        "lora_specialists_2d_count",
-        "lora_specialists_3d_cls",
-        "moe_token_top1",
-    ]
-    path = write_run_config(runs[2], plan, data, REPO, assets_root=tmp_path / "assets")
-    cfg = load_config(path)
+def _by_item(samples):
+    return {s["id"].rsplit("_", 2)[0] + "_" + s["id"].split("_")[1]: s for s in samples}
+
+
+def test_conflict_tasks_ask_the_same_thing_and_answer_differently(tmp_path):
+    tasks = ["count_word", "count_digit", "shape_2d", "shape_3d", "detect_2d", "exists_2d"]
+    data = write_study_data(tmp_path, tasks, {"train": 6, "val": 2, "test": 2})
+    load = lambda t: json.loads((data / "tasks" / f"{t}_train.json").read_text())  # noqa: E731
+    words, digits = load("count_word"), load("count_digit")
+    assert len(words) == len(digits) == 6
+    for w, d in zip(words, digits):
+        assert w["image"] == d["image"]  # same input
+        qw, qd = (s["conversations"][0]["value"] for s in (w, d))
+        assert qw.replace("[count_word]", "[count_digit]") == qd  # same question, its tag aside
+        aw, ad = w["conversations"][1]["value"], d["conversations"][1]["value"]
+        assert aw != ad and ["zero", "one", "two", "three"].index(aw) == int(ad)
+    two, three = load("shape_2d"), load("shape_3d")
+    strip = lambda s: s["conversations"][0]["value"].split("] ", 1)[1]  # noqa: E731
     assert (
-        cfg.train_cfg.max_iters == 30
-        and cfg.param_scheduler[1].end == 30
-        and cfg.param_scheduler[0].end == 3
+        {strip(s) for s in two}
+        == {strip(s) for s in three}
+        == {"What is the shape of the largest object?"}
     )
-    assert cfg.train_dataloader.dataset.names == ["2d_count", "3d_cls"]
-    assert [d.ann_file for d in cfg.test_dataloader.dataset.datasets] == [
-        "tasks/2d_count_test.json",
-        "tasks/3d_cls_test.json",
-    ]
-    assert all(d.test_mode for d in cfg.test_dataloader.dataset.datasets)
-    assert (
-        cfg.model.llm
-        == str((tmp_path / "assets" / "llama").resolve())
-        == cfg.train_dataloader.dataset.datasets[0].tokenizer
-    )
-    assert cfg.model.adapters.router.type == "TokenRouter" and "synthetic" not in cfg.quickstart
-    specialist = load_config(write_run_config(runs[1], plan, data, REPO))
-    assert specialist.train_dataloader.dataset.names == ["3d_cls"]
-
-
-def _fake_run(run, scores):
-    run.work_dir.mkdir(parents=True)
-    run.metrics.write_text(json.dumps({t.metric_key: scores[t.name] for t in run.tasks}))
-
-
-def test_results_gap_and_recovery(tmp_path):
-    plan = tiny_plan(
-        ["lora_specialists", "lora_shared", "moe_instance_top2", "mixlora"],
-        ["2d_cls", "3d_count"],
-        budget_check=["moe_instance_top2"],
-    )
-    runs = study_runs(plan, tmp_path)
-    assert (
-        runs[0].name == "moe_instance_top2_it6" and runs[0].iterations == 6 and runs[0].budget_check
-    )
-    scores = {
-        "lora_specialists_2d_cls": {"2d_cls": 80.0},
-        "lora_specialists_3d_count": {"3d_count": 60.0},
-        "lora_shared": {"2d_cls": 60.0, "3d_count": 64.0},
-        "moe_instance_top2": {"2d_cls": 70.0, "3d_count": 62.0},
-        "moe_instance_top2_it6": {"2d_cls": 75.0, "3d_count": 66.0},
+    answers_2d = {s["conversations"][1]["value"] for s in two}
+    answers_3d = {s["conversations"][1]["value"] for s in three}
+    assert answers_2d <= {"square", "circle", "triangle"} and answers_3d <= {
+        "cube", "sphere", "cylinder"
+    }  # fmt: skip
+    boxes, yes_no = load("detect_2d"), load("exists_2d")
+    assert [b["image"] for b in boxes] == [y["image"] for y in yes_no]
+    assert all("[" in b["conversations"][1]["value"] for b in boxes)
+    assert {y["conversations"][1]["value"] for y in yes_no} <= {"yes", "no"}
+    test_images = {
+        s["image"] for s in json.loads((data / "tasks" / "count_word_test.json").read_text())
     }
-    for run in runs:
-        if run.name in scores:
-            _fake_run(run, scores[run.name])
-    results = collect_results(plan, runs)
-    assert results.missing == ["mixlora"]
-    assert results.average("lora_specialists") == 70.0 and results.average("lora_shared") == 62.0
-    assert results.gap() == 8.0 and results.task_gaps() == {"2d_cls": 20.0, "3d_count": -4.0}
-    assert results.recovered("moe_instance_top2") == 50.0 and results.recovered("mixlora") is None
-    lines = results.table().splitlines()
-    assert lines[0] == "| Method | 2D shape | 3D count | Avg | Δ vs shared | gap recovered |"
-    assert lines[4] == "| LoRA-MoE, instance top-2 of 4 | 70.0 | 62.0 | 66.0 | +4.0 | 50 % |"
-    assert lines[5] == "| MixLoRA, E=16, r=4 | – | – | – | – | – |"
-    assert results.budget_check == {"moe_instance_top2": {"2d_cls": 75.0, "3d_count": 66.0}}
-    check = results.budget_check_table().splitlines()
-    assert check[2:] == [
-        "| LoRA-MoE, instance top-2 of 4, 2 it. | 70.0 | 62.0 | 66.0 |",
-        "| LoRA-MoE, instance top-2 of 4, 6 it. | 75.0 | 66.0 | 70.5 |",
-    ]
+    assert not test_images & {s["image"] for s in words}  # splits are disjoint items
+
+
+def test_equal_epoch_budget_for_specialists_and_mixtures(tmp_path):
+    # 8 tasks of 40 samples, 3 epochs, batch 8: a mixture run takes 3 · 320 / 8 steps, a
+    # specialist 3 · 40 / 8: every task sees each of its samples 3 times in both.
+    assert epoch_steps([40] * 8, 3, 8) == 120 and epoch_steps([40], 3, 8) == 15
+    assert epoch_steps([5, 4], 2, 4) == 2 * 3  # ⌈9 / 4⌉ steps per epoch
+    plan = tiny_plan(["lora_specialists", "lora_shared", "moe_individual"],
+                     ["count_word", "count_digit", "size_3d"], epochs=3, seeds=(0, 1))  # fmt: skip
+    runs = study_runs(plan, tmp_path)
+    fair = [r for r in runs if r.variant == "fair"]
+    assert {r.spec(plan)["epochs"] for r in fair} == {3}
+    assert len([r for r in fair if r.method.per_task]) == 6  # 3 tasks × 2 seeds
+    converge = [r for r in runs if r.variant == "converge"]
+    assert {r.seed for r in converge} == {0} and all(
+        r.spec(plan)["patience"] == 1 for r in converge
+    )
+    assert {r.spec(plan)["epochs"] for r in converge} == {2}
+    pair = next(r for r in runs if r.variant == "pair")
+    assert pair.name == "pair_count_word+count_digit_s0" and pair.method.key == "lora_shared"
+    individual = next(r for r in runs if r.name == "moe_individual_s1")
+    assert individual.spec(plan)["task_ids"] == [0, 1, 2] and individual.seed == 1
+    special = next(r for r in runs if r.name == "lora_specialists_size_3d_s0")
+    assert special.spec(plan)["task_ids"] == [2]  # the task's index in the plan, as in mixtures
+
+
+def test_run_config_has_the_runs_tasks_base_and_splits(tmp_path):
+    plan = tiny_plan(["lora_shared"], ["count_word", "size_3d"])
+    data = write_study_data(tmp_path / "data", ["count_word", "size_3d"], plan.data)
+    run = next(r for r in study_runs(plan, tmp_path / "runs") if r.variant == "fair")
+    cfg = load_config(
+        write_run_config(run, plan, data, REPO, tmp_path / "assets", tmp_path / "base")
+    )
+    assert cfg.model.llm == str((tmp_path / "base").resolve())
+    assert cfg.train_dataloader.dataset.names == ["count_word", "size_3d"]
+    assert [d.ann_file for d in cfg.val_dataloader.dataset.datasets] == [
+        "tasks/count_word_val.json", "tasks/size_3d_val.json"
+    ]  # fmt: skip
+    assert all(d.test_mode for d in cfg.test_dataloader.dataset.datasets)
+    run.metrics.write_text("{}")
+    write_run_config(run, plan, data, REPO, tmp_path / "assets", tmp_path / "base")
+    assert run.metrics.is_file()  # unchanged run: kept
+    longer = dataclasses.replace(plan, budget=dataclasses.replace(plan.budget, epochs=5))
+    write_run_config(run, longer, data, REPO, tmp_path / "assets", tmp_path / "base")
+    assert not run.metrics.is_file()  # changed budget: trained again
+
+
+def test_mean_se_and_recovered_fraction_by_hand():
+    mean, se = mean_se([1.0, 2.0, 3.0])
+    assert mean == 2.0 and se == pytest.approx(1 / math.sqrt(3))
+    assert math.isnan(mean_se([4.0])[1])
+    assert recovered_fraction(66.0, 62.0, 70.0) == 0.5
+    assert recovered_fraction(58.0, 62.0, 70.0) == -0.5  # below the shared LoRA
+    assert math.isnan(recovered_fraction(70.0, 62.0, 60.0))  # no gap to recover
+
+
+def test_bootstrap_recovered_on_a_hand_made_example():
+    const = lambda v: {"a": np.full((3, 10), v), "b": np.full((3, 10), v + 10.0)}  # noqa: E731
+    exact = bootstrap_recovered(const(70.0), const(60.0), const(80.0), resamples=100)
+    assert exact["a"] == exact["b"] == exact["avg"] == pytest.approx((0.5, 0.5))
+    rng = np.random.default_rng(0)
+    noisy = lambda p: {"a": (rng.random((3, 200)) < p) * 100.0}  # noqa: E731
+    shared, method, special = noisy(0.5), noisy(0.7), noisy(0.9)
+    low, high = bootstrap_recovered(method, shared, special, resamples=500)["avg"]
+    point = recovered_fraction(method["a"].mean(), shared["a"].mean(), special["a"].mean())
+    assert low < point < high and 0.2 < point < 0.8 and high - low < 1.0
+
+
+def test_correlations():
+    c = correlations([1, 2, 3, 4], [1, 4, 9, 16])
+    assert c["spearman"] == pytest.approx(1.0) and 0.9 < c["pearson"] < 1.0 and c["n"] == 4
+    assert correlations([1, 2, float("nan"), 4], [2, 1, 3, 0])["n"] == 3
+    assert math.isnan(correlations([1, 2], [1, 2])["pearson"])
 
 
 def test_page_section_is_replaced_and_text_kept(tmp_path):
@@ -134,23 +179,10 @@ def test_page_section_is_replaced_and_text_kept(tmp_path):
 def test_sections_are_filled_in_place_and_prose_between_them_is_kept(tmp_path):
     page = tmp_path / "study.md"
     write_study_page(page, {})
-    assert page.read_text() == PAGE_TEMPLATE  # headings and markers, no prose
+    assert page.read_text() == PAGE_TEMPLATE
     text = page.read_text().replace(markers("scores")[1], markers("scores")[1] + "\n\nWe read: X.")
     page.write_text(text)
     write_study_page(page, {"tasks": "| t |\n", "scores": "| s |\n"})
     out = page.read_text()
     assert out.index("| t |") < out.index("| s |") < out.index("We read: X.")
     assert all(out.count(markers(name)[0]) == 1 for name in SECTIONS)
-
-
-def test_a_changed_run_is_not_reused(tmp_path):
-    plan = tiny_plan(["lora_shared"], ["2d_cls", "3d_count"])
-    data = prepare_study_data(plan, tmp_path / "data")
-    (run,) = study_runs(plan, tmp_path / "runs")
-    write_run_config(run, plan, data, REPO, assets_root=tmp_path / "assets")
-    run.metrics.write_text("{}")
-    write_run_config(run, plan, data, REPO, assets_root=tmp_path / "assets")
-    assert run.metrics.is_file()  # same config and data: the finished run stays
-    bigger = dataclasses.replace(plan, synthetic={**plan.synthetic, "num_images": 16})
-    write_run_config(run, bigger, data, REPO, assets_root=tmp_path / "assets")
-    assert not run.metrics.is_file()

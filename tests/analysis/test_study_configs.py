@@ -24,11 +24,13 @@ METHODS = {m.key: m for m in DEFAULT_STUDY.methods if not m.per_task}
 # expert kind, choices per linear, active rank per sample or token
 EXPECTED = {
     "lora_shared": ("LoRAExperts", 1, 4),
-    "moe_instance_top2": ("LoRAExperts", 4, 4),
+    "lora_shared_r16": ("LoRAExperts", 1, 16),
+    "moe_instance_top2": ("LoRAExperts", 8, 4),
+    "moe_individual": ("LoRAExperts", 8, 4),
     "moe_token_top1": ("LoRAExperts", 4, 4),
     "mixlora": ("LoRAFactorPool", 16, 4),
-    "moe_dense": ("LoRAExperts", 4, 8),
-    "moe_random": ("LoRAExperts", 4, 4),
+    "moe_dense": ("LoRAExperts", 8, 16),
+    "moe_random": ("LoRAExperts", 8, 4),
 }
 
 
@@ -40,7 +42,7 @@ def test_every_study_config_is_part_of_the_study():
 
 @pytest.mark.parametrize("key", sorted(METHODS))
 def test_study_config_builds_with_its_adapters(key, tmp_path):
-    run = next(r for r in study_runs(DEFAULT_STUDY, tmp_path) if r.name == key)
+    run = next(r for r in study_runs(DEFAULT_STUDY, tmp_path) if r.name == f"{key}_s0")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cfg = load_config(
@@ -55,7 +57,7 @@ def test_study_config_builds_with_its_adapters(key, tmp_path):
         assert type(bank).__name__ == kind and bank.num_choices == choices
         assert bank.alpha / bank.rank == 2.0
         router = layer.shared_router
-        if router is None:
+        if router is None or getattr(router, "mode", "sparse") == "individual":
             rank = bank.rank
         elif getattr(router, "mode", "sparse") == "dense":
             rank = bank.rank * bank.num_choices

@@ -1,14 +1,15 @@
-"""The interference study: does a shared LoRA lose to per-task LoRAs, and do LoRA experts help?
+"""The interference study: do LoRA experts recover what a shared LoRA loses to conflicting tasks?
 
-Regenerates everything — the synthetic 2D + 3D data, one training per method (and one per task
-for the LoRA specialists) with the same budget, their evaluations, the interference scores,
-routing maps and t-SNE, and the generated section of docs/interference_study.md:
+Regenerates everything — stage 0 (the tiny LLaMA pretrained on the synthetic world's text), the
+pilot against SmolLM2, the conflict and control tasks, every training (specialists, the mixture
+methods, the task pairs, the to-convergence variant; three seeds, equal epochs per task), the
+interference scores and routing maps, the statistics and the generated sections and figures of
+docs/interference_study.md:
 
     python tools/analysis/interference_study.py
 
-Options change the scale (``--iterations``, ``--num-images``, ``--num-scenes``) or restrict the
-study (``--methods``, ``--tasks``). Complete runs are reused unless ``--force``. Run it from the
-repository root; see docs/interference_study.md.
+Finished runs are reused unless ``--force``; ``--methods`` / ``--tasks`` / ``--seeds`` /
+``--epochs`` restrict or rescale the study. Run it from the repository root.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--page",
         type=Path,
         default=REPO / "docs" / "interference_study.md",
-        help="results page whose generated section is rewritten",
+        help="results page whose generated sections are rewritten",
     )
     parser.add_argument("--no-page", action="store_true", help="do not touch the results page")
-    parser.add_argument("--figures", type=Path, help="figure folder (default: next to the page)")
-    parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
+    parser.add_argument(
+        "--figures", type=Path, help="figure folder (default: docs/images/interference_study)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     parser.add_argument("--force", action="store_true", help="retrain complete runs")
     parser.add_argument(
         "--methods", nargs="+", help=f"subset of {[m.key for m in DEFAULT_STUDY.methods]}"
@@ -48,50 +51,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tasks", nargs="+", help=f"subset of {[t.name for t in DEFAULT_STUDY.tasks]}"
     )
+    parser.add_argument("--seeds", nargs="+", type=int, help=f"default {DEFAULT_STUDY.seeds}")
     parser.add_argument(
-        "--iterations", type=int, help=f"per run (default {DEFAULT_STUDY.budget.iterations})"
+        "--epochs", type=int, help=f"per run (default {DEFAULT_STUDY.budget.epochs})"
     )
     parser.add_argument(
-        "--num-images",
-        type=int,
-        help=f"synthetic images (default {DEFAULT_STUDY.synthetic['num_images']})",
-    )
-    parser.add_argument(
-        "--num-scenes",
-        type=int,
-        help=f"synthetic scenes (default {DEFAULT_STUDY.synthetic['num_scenes']})",
-    )
-    parser.add_argument(
-        "--batches-per-task", type=int, help="gradient batches per task for the interference score"
-    )
-    parser.add_argument(
-        "--assets-root", type=Path, help="build the tiny models here instead of .cache/quickstart"
+        "--assets-root", type=Path, help="tiny CLIP / Point-BERT here instead of the default cache"
     )
     parser.add_argument("--no-analysis", action="store_true", help="train and evaluate only")
+    parser.add_argument("--no-pilot", action="store_true", help="skip the SmolLM2 timing")
     return parser.parse_args(argv)
 
 
 def make_plan(args: argparse.Namespace) -> StudyPlan:
     plan = DEFAULT_STUDY.select(args.methods, args.tasks)
-    if args.iterations is not None:
+    if args.seeds:
+        plan = dataclasses.replace(plan, seeds=tuple(args.seeds))
+    if args.epochs is not None:
         plan = dataclasses.replace(
-            plan, budget=dataclasses.replace(plan.budget, iterations=args.iterations)
+            plan, budget=dataclasses.replace(plan.budget, epochs=args.epochs)
         )
-    synthetic = dict(plan.synthetic)
-    if args.num_images is not None:
-        synthetic["num_images"] = args.num_images
-    if args.num_scenes is not None:
-        synthetic["num_scenes"] = args.num_scenes
-    analysis = dict(plan.analysis)
-    if args.batches_per_task is not None:
-        analysis["batches_per_task"] = args.batches_per_task
-    return dataclasses.replace(plan, synthetic=synthetic, analysis=analysis)
+    return plan
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load_plugins()
-    shown = [a for a in (sys.argv[1:] if argv is None else argv)]
+    shown = list(sys.argv[1:] if argv is None else argv)
     command = shlex.join(["python", "tools/analysis/interference_study.py", *shown])
     outcome = run_study(
         make_plan(args),
@@ -104,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         force=args.force,
         assets_root=args.assets_root,
         analyse=not args.no_analysis,
+        pilot=not args.no_pilot,
         log=lambda message: print(message, flush=True),
     )
     return 0 if outcome.ok else 1

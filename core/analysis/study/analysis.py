@@ -43,6 +43,8 @@ class RunAnalysis:
             off-diagonal scores of the layer-averaged matrices (:func:`off_diagonal_summary`).
         figures: figure kind (``interference``, ``routing``, ``tsne``) → PNG path.
         routing_level: ``"instance"`` or ``"token"`` for routed methods, else ``None``.
+        tasks: the order of the matrices' rows and columns.
+        matrices: ``{"A"|"B": (t, t) nested lists}``, the layer-averaged ``I(i, j)``.
     """
 
     run: str
@@ -50,6 +52,8 @@ class RunAnalysis:
     interference: dict[str, dict[str, float]] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
     routing_level: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    matrices: dict[str, list[list[float]]] = field(default_factory=dict)
 
 
 def adapter_parameters(model: torch.nn.Module) -> int:
@@ -83,9 +87,14 @@ def off_diagonal_summary(matrix: torch.Tensor) -> dict[str, float]:
 
 
 def analyse_run(
-    run: StudyRun, plan: StudyPlan, out_dir: str | os.PathLike, title: str = ""
+    run: StudyRun,
+    plan: StudyPlan,
+    out_dir: str | os.PathLike,
+    title: str = "",
+    routing: bool = True,
 ) -> RunAnalysis:
-    """Interference scores, routing maps and t-SNE of one trained mixture run (see module doc)."""
+    """Interference scores and (with ``routing``) routing maps and t-SNE of one trained mixture
+    run (see the module docstring)."""
     from octavius.config import load_config
 
     options: dict[str, Any] = {
@@ -115,8 +124,10 @@ def analyse_run(
         title=title or run.name,
     )
     analysis.interference = {part: off_diagonal_summary(scores.mean(part)) for part in ("A", "B")}
+    analysis.tasks = tasks
+    analysis.matrices = {part: scores.mean(part).tolist() for part in ("A", "B")}
     analysis.figures["interference"] = out / "interference.png"
-    if routed_layers(model):
+    if routing and routed_layers(model):
         report = routing_report(
             model,
             build_split_dataset(cfg, "test"),

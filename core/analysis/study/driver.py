@@ -1,42 +1,37 @@
-"""The interference study end to end: data, trainings, evaluations, analyses, results page.
+"""The interference study end to end: base, pilot, data, trainings, analyses, statistics, page.
 
 :func:`run_study` is what ``tools/analysis/interference_study.py`` runs::
 
-    WORK/data/                 the synthetic set and its per-task files
-    WORK/runs/<run>/           config.py, run.log, the final checkpoint, metrics.json
-    WORK/analysis/<run>/       interference.json/.png, routing_maps.json/.png, selection_tsne.png
-    WORK/study.json            scores, gaps, recovered shares, interference summaries
-    PAGE (docs/interference_study.md)   its generated section, figures in FIGURES/
+    WORK/base/                 stage 0: the pretrained tiny LLaMA (cached by its spec)
+    WORK/pilot/pilot.json      the pilot's step times (tiny base against SmolLM2)
+    WORK/data/                 images, scenes, tasks/<task>_{train,val,test}.json
+    WORK/runs/<run>/           config.py, run.log, final/ (checkpoint), metrics.json
+    WORK/analysis/<run>/       interference.json/.png, routing_maps.json/.png, analysis.json
+    WORK/study.json            every number the page shows
+    PAGE (docs/interference_study.md)   its generated sections, figures in FIGURES/
 
-Runs that already have their ``metrics.json`` and checkpoint are not trained again (``force``
-retrains them), so an interrupted study resumes where it stopped.
+Finished runs and analyses are reused (``force`` retrains), so an interrupted study resumes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import torch
-
-from octavius.analysis.study.analysis import RunAnalysis, analyse_run
-from octavius.analysis.study.page import (
-    publish_figures,
-    study_sections,
-    task_statistics,
-    write_study_page,
-)
+from octavius.analysis.study.analysis import RunAnalysis
 from octavius.analysis.study.plan import StudyPlan
 from octavius.analysis.study.results import StudyResults, collect_results
 from octavius.analysis.study.runs import (
+    StudyRun,
     final_checkpoint,
     is_complete,
-    prepare_study_data,
     run_jobs,
     study_runs,
     write_run_config,
@@ -55,6 +50,7 @@ class StudyOutcome:
     page: Path | None = None
     summary: Path | None = None
     minutes: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -62,23 +58,49 @@ class StudyOutcome:
         return not self.results.missing and all(code == 0 for code in self.status.values())
 
 
-def _summary(outcome: StudyOutcome) -> dict:
-    results = outcome.results
-    plan = results.plan
-    return {
-        "plan": dataclasses.asdict(plan),
-        "scores": results.scores,
-        "budget_check": results.budget_check,
-        "averages": {m.key: results.average(m.key) for m in plan.methods},
-        "gap": results.gap(),
-        "task_gaps": results.task_gaps(),
-        "recovered_percent": {m.key: results.recovered(m.key) for m in plan.methods},
-        "interference": {a.run: a.interference for a in outcome.analyses},
-        "adapter_params": {a.run: a.adapter_params for a in outcome.analyses},
-        "status": outcome.status,
-        "missing": results.missing,
-        "minutes": outcome.minutes,
-    }
+def _analyse(job: tuple[StudyRun, StudyPlan, str, bool]) -> RunAnalysis | None:
+    """One analysis in a worker (cached as ``analysis.json`` next to its figures)."""
+    run, plan, out_dir, routing = job
+    import torch
+
+    from octavius.analysis.study.analysis import analyse_run
+    from octavius.plugin_manager import load_plugins
+
+    torch.set_num_threads(1)
+    load_plugins()
+    out = Path(out_dir)
+    cache = out / "analysis.json"
+    stamp = final_checkpoint(run).stat().st_mtime
+    if cache.is_file():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("stamp") == stamp:
+            data.pop("stamp")
+            data["figures"] = {k: Path(v) for k, v in data["figures"].items()}
+            return RunAnalysis(**data)
+    try:
+        analysis = analyse_run(run, plan, out, run.method.title, routing=routing)
+    except Exception as err:
+        (out / "error.txt").parent.mkdir(parents=True, exist_ok=True)
+        (out / "error.txt").write_text(f"{type(err).__name__}: {err}\n", encoding="utf-8")
+        return None
+    data = dataclasses.asdict(analysis)
+    data["figures"] = {k: str(v) for k, v in analysis.figures.items()}
+    cache.write_text(json.dumps({**data, "stamp": stamp}) + "\n", encoding="utf-8")
+    return analysis
+
+
+def _analysis_jobs(plan: StudyPlan, runs: list[StudyRun], work: Path) -> list[tuple]:
+    """Seed-0 mixture runs of every method (the individual oracle excepted: its task ids are the
+    study's, not the data's), and the shared LoRA of every seed (for the pair correlation)."""
+    jobs = []
+    for run in runs:
+        if run.variant != "fair" or run.method.per_task or run.method.key == "moe_individual":
+            continue
+        first = run.seed == plan.seeds[0]
+        if (first or run.method.key == plan.shared_key) and final_checkpoint(run).exists():
+            routing = first and run.method.routed
+            jobs.append((run, plan, str(work / "analysis" / run.name), routing))
+    return jobs
 
 
 def run_study(
@@ -92,65 +114,97 @@ def run_study(
     force: bool = False,
     assets_root: str | os.PathLike | None = None,
     analyse: bool = True,
+    pilot: bool = True,
     log: Callable[[str], None] = print,
 ) -> StudyOutcome:
     """Run the study (see the module docstring).
 
     Args:
-        plan: tasks, methods, budget and data of the study.
-        work_dir: where data, runs and analyses go.
-        repo_root: the repository (method configs and ``tools/train.py`` are found there).
+        plan: tasks, methods, budget, seeds and data of the study.
+        work_dir: where base, data, runs and analyses go.
+        repo_root: the repository (``configs/study`` is found there).
         page: the results page to update; none when ``None``.
-        figures_dir: where the page's figures go (default: a folder named after the page).
+        figures_dir: where the page's figures go (default: ``docs/images/interference_study``).
         command: the command line printed on the page.
-        jobs: trainings at once (each with one torch thread).
+        jobs: worker processes (one torch thread each).
         force: retrain runs that are already complete.
-        assets_root: build the tiny models here instead of the configs' cache directory.
-        analyse: compute interference scores, routing maps and t-SNE of the mixture runs.
+        assets_root: the tiny CLIP and Point-BERT (built there if missing); the default cache
+            when ``None``.
+        analyse: compute interference scores and routing maps.
+        pilot: time SmolLM2 against the tiny base (cached).
         log: progress messages.
     """
+    from octavius.analysis.study.conflict_data import write_study_data
+    from octavius.analysis.study.pretrain import pretrain_base
+    from octavius.testing.tiny_assets import build_tiny_assets, default_assets_root
+
     start = time.monotonic()
     work = Path(work_dir)
     repo = Path(repo_root)
+    info: dict[str, Any] = {}
+    assets = Path(assets_root) if assets_root is not None else default_assets_root()
+    build_tiny_assets(assets, point_bert=_point_bert_spec(repo))
+    log(f"[study] stage 0: base LLM → {work / 'base'}")
+    base = pretrain_base(work / "base", log=log, **plan.base)
+    info["base"] = json.loads((base / "pretrain.json").read_text(encoding="utf-8"))
+    if pilot:
+        from octavius.analysis.study.pilot import run_pilot
+
+        info["pilot"] = run_pilot(work / "pilot", base, log=log)
     log(f"[study] data → {work / 'data'}")
-    data_dir = prepare_study_data(plan, work / "data")
+    sizes = {k: plan.data[k] for k in ("train", "val", "test")}
+    data_dir = write_study_data(
+        work / "data", [t.name for t in plan.tasks], sizes, plan.data.get("seed", 0),
+        plan.data.get("image_size", 32),
+    )  # fmt: skip
     runs = study_runs(plan, work / "runs")
     for run in runs:
-        write_run_config(run, plan, data_dir, repo, assets_root)
+        write_run_config(run, plan, data_dir, repo, assets, base_llm=base)
     trained = len(runs) if force else sum(not is_complete(r) for r in runs)
-    status = run_jobs(runs, repo / "tools" / "train.py", jobs=jobs, force=force, log=log)
-    outcome = StudyOutcome(collect_results(plan, runs, status), status=status)
-    if analyse:
-        # One thread: on a shared machine, oversubscribed OpenMP threads spin and crawl.
-        torch.set_num_threads(1)
-        for run in runs:
-            skip = run.method.per_task or run.budget_check or status.get(run.name)
-            if skip or not final_checkpoint(run).exists():
-                continue
-            log(f"[study] analysing {run.name}")
-            outcome.analyses.append(
-                analyse_run(run, plan, work / "analysis" / run.name, run.method.title)
-            )
-    outcome.minutes = (time.monotonic() - start) / 60
-    log(outcome.results.table())
-    outcome.summary = work / "study.json"
-    outcome.summary.write_text(
-        json.dumps(_summary(outcome), indent=1, default=str) + "\n", encoding="utf-8"
+    log(f"[study] {len(runs)} runs, {trained} to train, {jobs} workers")
+    train_start = time.monotonic()
+    status = run_jobs(runs, plan, jobs=jobs, force=force, log=log)
+    info["train_minutes"] = (time.monotonic() - train_start) / 60
+    info["runs"], info["trained"] = len(runs), trained
+    info["jobs"] = jobs
+    info["total_steps"] = sum(
+        json.loads(r.metrics.read_text())["steps"] for r in runs if r.metrics.is_file()
     )
+    info["run_minutes"] = {
+        r.name: json.loads(r.metrics.read_text())["minutes"] for r in runs if r.metrics.is_file()
+    }
+    outcome = StudyOutcome(collect_results(plan, runs, status), status=status, info=info)
+    if analyse:
+        todo = _analysis_jobs(plan, runs, work)
+        log(f"[study] {len(todo)} analyses")
+        if jobs > 1 and len(todo) > 1:
+            with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+                found = pool.map(_analyse, todo, chunksize=1)
+        else:
+            found = [_analyse(job) for job in todo]
+        outcome.analyses = [a for a in found if a is not None]
+    outcome.minutes = (time.monotonic() - start) / 60
+    info["minutes"] = outcome.minutes
+    from octavius.analysis.study.page import publish, study_summary
+
+    summary = study_summary(outcome)
+    outcome.summary = work / "study.json"
+    outcome.summary.write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
     if page is not None:
         page = Path(page)
-        figures = Path(figures_dir) if figures_dir is not None else page.with_suffix("")
-        links = publish_figures(outcome.analyses, figures, page)
-        sections = study_sections(
-            outcome.results,
-            outcome.analyses,
-            task_statistics(plan, data_dir),
-            links,
-            command,
-            outcome.minutes,
-            trained,
+        figures = (
+            Path(figures_dir)
+            if figures_dir is not None
+            else page.parent / "images" / "interference_study"
         )
-        outcome.page = write_study_page(page, sections)
+        outcome.page = publish(outcome, summary, page, figures, command, data_dir)
         log(f"[study] page → {outcome.page}")
     log(f"[study] finished in {outcome.minutes:.1f} min")
     return outcome
+
+
+def _point_bert_spec(repo: Path) -> dict[str, Any]:
+    from octavius.config import load_config
+
+    cfg = load_config(repo / "configs" / "study" / "lora.py")
+    return dict(cfg.quickstart.tiny_assets.point_bert)

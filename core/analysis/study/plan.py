@@ -1,20 +1,26 @@
-"""What the interference study runs: its tasks, its methods, its budget (docs/interference_study.md).
+"""What the interference study runs: tasks, methods, budgets, seeds (docs/interference_study.md).
 
-The study asks the papers' question on the synthetic 2D + 3D set: does one LoRA shared by every
-task fall below one LoRA per task (the tug-of-war of Octavius Fig. 3, the task interference of
-MixLoRA §3.2), and how much of the gap do mixtures of LoRA experts recover?
+The study asks the papers' question with a design that can answer it: does one LoRA shared by
+tasks that *conflict* fall below one LoRA per task (the tug-of-war of Octavius Fig. 3, MixLoRA's
+task interference §3.2, LLaVA-MoLE's data conflicts), and how much of that drop do mixtures of
+LoRA experts recover?
 
-A :class:`StudyTask` is one kind of question on one modality, cut out of the synthetic set by
-sample id (``make_synthetic`` names samples ``<item>_<generator task>``). A :class:`StudyMethod`
-is a config of ``configs/study/`` trained once on the mixture of every task — or, for the
-specialists, once per task on that task alone. Every run gets the same budget: the iterations,
-batch and schedule of :class:`StudyBudget`.
+- a **pretrained, frozen base** (stage 0, :mod:`octavius.analysis.study.pretrain`);
+- **conflicts by design** and a **control group** (:mod:`octavius.analysis.study.conflict_data`);
+- **fair budgets**: every run trains ``epochs`` passes over its tasks, so a task sees as many of
+  its own samples in a mixture as alone; a **to-convergence** variant stops each run early on
+  its validation split;
+- **methods at equal active rank** (:data:`DEFAULT_STUDY`), each over ``seeds``;
+- **pair runs**: the shared LoRA on two tasks at a time, for the drop of each pair, to set against
+  the pair's interference score (MixLoRA eq. 2–3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from octavius.analysis.study.conflict_data import TASK_KINDS
 
 __all__ = ["DEFAULT_STUDY", "StudyBudget", "StudyMethod", "StudyPlan", "StudyTask"]
 
@@ -24,41 +30,36 @@ class StudyTask:
     """One task of the study.
 
     Attributes:
-        name: short name; also the dataset name in metric keys (``"<name>/<task_type>/<metric>"``).
-        modality: ``"2d"`` (images) or ``"3d"`` (point-cloud scenes): which synthetic file.
-        generator_task: the ``make_synthetic`` task (``vqa``, ``vqa_open``, ``classification``, …).
-        task_type: the samples' task type (``vqa`` for both VQA kinds).
-        metric: the metric name reported for it.
-        title: column title in the results table.
+        name: short name: the data set's name, its tag in the questions and its metric key.
+        group: ``"format"``, ``"modality"``, ``"length"`` (conflict groups) or ``"control"``.
+        title: column title in the results tables.
     """
 
     name: str
-    modality: str
-    generator_task: str
-    task_type: str
-    metric: str = "accuracy"
+    group: str
     title: str = ""
 
     @property
-    def metric_key(self) -> str:
-        """The key of this task's score in a run's ``metrics.json``."""
-        return f"{self.name}/{self.task_type}/{self.metric}"
+    def modality(self) -> str:
+        """``"2d"`` (images) or ``"3d"`` (point-cloud scenes)."""
+        return TASK_KINDS[self.name]
 
-    def selects(self, sample: dict[str, Any]) -> bool:
-        """Whether a synthetic sample belongs to this task (by its id suffix)."""
-        return str(sample.get("id", "")).endswith(f"_{self.generator_task}")
+    @property
+    def conflicting(self) -> bool:
+        return self.group != "control"
 
 
 @dataclass(frozen=True)
 class StudyMethod:
-    """One row of the results table.
+    """One row of the results tables.
 
     Attributes:
-        key: identifier (run directory name; ``--methods`` selects by it).
+        key: identifier (run directory names; ``--methods`` selects by it).
         title: row title.
         config: config file, relative to the repository root.
         per_task: train one run per task on that task alone (the specialists).
-        note: what is special about it (active rank, experts), shown in the setup table.
+        note: active and total rank, shown in the methods table.
+        routed: has a learned or fixed router whose routing map is worth drawing.
     """
 
     key: str
@@ -66,23 +67,27 @@ class StudyMethod:
     config: str
     per_task: bool = False
     note: str = ""
+    routed: bool = False
 
 
 @dataclass(frozen=True)
 class StudyBudget:
-    """The training budget every run gets.
+    """Training budget of every run.
 
     Attributes:
-        iterations: optimizer steps per run (batch of ``batch_size`` samples each).
+        epochs: passes over the run's tasks (fair-budget variant), or the most epochs of the
+            to-convergence variant.
         batch_size: samples per step.
-        warmup: linear warm-up steps (capped at a tenth of ``iterations``).
-        seed: the runs' seed.
+        lr: AdamW learning rate (after a 5 % linear warm-up; cosine decay in the fair variant).
+        patience: epochs without a better validation score before the to-convergence variant stops.
+        max_epochs: epoch limit of the to-convergence variant.
     """
 
-    iterations: int = 1500
+    epochs: int = 3
     batch_size: int = 8
-    warmup: int = 50
-    seed: int = 0
+    lr: float = 3e-3
+    patience: int = 2
+    max_epochs: int = 6
 
 
 @dataclass(frozen=True)
@@ -90,31 +95,41 @@ class StudyPlan:
     """The whole study.
 
     Attributes:
-        tasks: the tasks, in column order.
-        methods: the methods, in row order; the first ``per_task`` method gives the specialists
-            and the method keyed ``shared_key`` is the shared-LoRA baseline.
-        budget: the training budget of every run.
-        synthetic: ``make_synthetic`` arguments (size, difficulty, seed) of the data set.
+        tasks: the tasks, in column order (their index is their task id).
+        methods: rows; the ``per_task`` method gives the specialists, ``shared_key`` the shared LoRA.
+        budget: the budget of every run.
+        seeds: every method and specialist is trained once per seed (adapter initialisation and
+            data order; base and data are fixed).
+        data: items per split and the data seed (:func:`~octavius.analysis.study.conflict_data.write_study_data`).
+        base: stage-0 arguments of :func:`~octavius.analysis.study.pretrain.pretrain_base`.
+        pairs: task pairs trained together with the shared LoRA (pair drops vs interference).
+        convergence: method keys also trained to convergence (with the specialists).
+        convergence_seeds: the seeds of the to-convergence variant.
+        analysis: options of the interference and routing analyses.
+        bootstrap: bootstrap resamples for the intervals.
         shared_key: the shared LoRA's method key.
-        analysis: options of the analyses run on the trained models.
-        budget_check: method keys trained once more with ``budget_check_iterations``, to see
-            whether the ranking depends on the budget (reported apart, not analysed).
-        budget_check_iterations: their iterations.
     """
 
     tasks: tuple[StudyTask, ...]
     methods: tuple[StudyMethod, ...]
     budget: StudyBudget = field(default_factory=StudyBudget)
-    synthetic: dict[str, Any] = field(default_factory=dict)
-    shared_key: str = "lora_shared"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    data: dict[str, Any] = field(default_factory=dict)
+    base: dict[str, Any] = field(default_factory=dict)
+    pairs: tuple[tuple[str, str], ...] = ()
+    convergence: tuple[str, ...] = ()
+    convergence_seeds: tuple[int, ...] = (0,)
     analysis: dict[str, Any] = field(default_factory=dict)
-    budget_check: tuple[str, ...] = ()
-    budget_check_iterations: int = 4500
+    bootstrap: int = 2000
+    shared_key: str = "lora_shared"
 
     @property
     def specialists(self) -> StudyMethod | None:
         """The per-task method, if any."""
         return next((m for m in self.methods if m.per_task), None)
+
+    def task(self, name: str) -> StudyTask:
+        return next(t for t in self.tasks if t.name == name)
 
     def select(self, methods: list[str] | None = None, tasks: list[str] | None = None) -> StudyPlan:
         """The plan restricted to some method keys and task names (in the plan's order)."""
@@ -125,22 +140,31 @@ class StudyPlan:
             unknown = sorted(set(wanted or []) - set(known))
             if unknown:
                 raise KeyError(f"unknown {what}(s) {unknown}; known: {known}.")
+        kept = [t.name for t in self.tasks if tasks is None or t.name in tasks]
+        keys = [m.key for m in self.methods if methods is None or m.key in methods]
         return replace(
             self,
-            methods=tuple(m for m in self.methods if methods is None or m.key in methods),
-            tasks=tuple(t for t in self.tasks if tasks is None or t.name in tasks),
-            budget_check=tuple(k for k in self.budget_check if methods is None or k in methods),
+            methods=tuple(m for m in self.methods if m.key in keys),
+            tasks=tuple(t for t in self.tasks if t.name in kept),
+            pairs=tuple(p for p in self.pairs if set(p) <= set(kept)),
+            convergence=tuple(k for k in self.convergence if k in keys),
         )
+
+
+def _m(key: str, title: str, note: str, routed: bool = True, config: str = "") -> StudyMethod:
+    return StudyMethod(key, title, config or f"configs/study/{key}.py", note=note, routed=routed)
 
 
 DEFAULT_STUDY = StudyPlan(
     tasks=(
-        StudyTask("2d_mc", "2d", "vqa", "vqa", title="2D colour (MC)"),
-        StudyTask("2d_count", "2d", "vqa_open", "vqa", title="2D count"),
-        StudyTask("2d_cls", "2d", "classification", "classification", title="2D shape"),
-        StudyTask("3d_mc", "3d", "vqa", "vqa", title="3D colour (MC)"),
-        StudyTask("3d_count", "3d", "vqa_open", "vqa", title="3D count"),
-        StudyTask("3d_cls", "3d", "classification", "classification", title="3D shape"),
+        StudyTask("count_word", "format", "count (words)"),
+        StudyTask("count_digit", "format", "count (digits)"),
+        StudyTask("shape_2d", "modality", "shape 2D"),
+        StudyTask("shape_3d", "modality", "shape 3D"),
+        StudyTask("detect_2d", "length", "boxes 2D"),
+        StudyTask("exists_2d", "length", "yes/no 2D"),
+        StudyTask("color_3d", "control", "colour 3D"),
+        StudyTask("size_3d", "control", "size 3D"),
     ),
     methods=(
         StudyMethod(
@@ -150,47 +174,41 @@ DEFAULT_STUDY = StudyPlan(
             per_task=True,
             note="rank 4, a separate LoRA per task",
         ),
-        StudyMethod("lora_shared", "LoRA, shared", "configs/study/lora.py", note="rank 4"),
-        StudyMethod(
-            "moe_instance_top2",
-            "LoRA-MoE, instance top-2 of 4",
-            "configs/study/moe_instance_top2.py",
-            note="4 × rank 2, 2 active (rank 4)",
+        _m("lora_shared", "LoRA, shared", "rank 4", False, "configs/study/lora.py"),
+        _m("lora_shared_r16", "LoRA, shared, equal total", "rank 16 (= the experts' total)", False),
+        _m("moe_instance_top2", "LoRA-MoE, instance top-2 of 8", "8 × rank 2, 2 active: 4 / 16"),
+        _m(
+            "moe_individual",
+            "LoRA-MoE, individual (oracle)",
+            "8 × rank 4, task t → expert t: 4 / 32",
         ),
-        StudyMethod(
+        _m(
             "moe_token_top1",
             "LoRA-MoE, token top-1 of 4",
-            "configs/study/moe_token_top1.py",
-            note="4 × rank 4 per block router, 1 active per token",
+            "4 × rank 4 per block, 1 per token: 4 / 16",
         ),
-        StudyMethod(
-            "mixlora",
-            "MixLoRA, E=16, r=4",
-            "configs/study/mixlora.py",
-            note="16 rank-1 factors, 4 active for A and for B",
-        ),
-        StudyMethod(
-            "moe_dense",
-            "LoRA-MoE, dense weighted sum",
-            "configs/study/moe_dense.py",
-            note="4 × rank 2, all active (rank 8)",
-        ),
-        StudyMethod(
-            "moe_random",
-            "LoRA-MoE, random top-2 of 4",
-            "configs/study/moe_random.py",
-            note="4 × rank 2, 2 drawn per sample",
-        ),
+        _m("mixlora", "MixLoRA, E=16, r=4", "16 rank-1 factors, 4 active for A and B: 4 / 16"),
+        _m("moe_dense", "LoRA-MoE, dense weighted sum", "8 × rank 2, all active: 16 / 16"),
+        _m("moe_random", "LoRA-MoE, random top-2 of 8", "8 × rank 2, 2 drawn per sample: 4 / 16"),
     ),
     budget=StudyBudget(),
-    synthetic=dict(num_images=1000, num_scenes=500, difficulty="easy", image_size=32, seed=0),
+    seeds=(0, 1, 2),
+    data=dict(train=40, val=16, test=40, seed=0, image_size=32),
+    base=dict(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=256, steps=120),
+    pairs=(
+        ("count_word", "count_digit"),
+        ("shape_2d", "shape_3d"),
+        ("detect_2d", "exists_2d"),
+        ("color_3d", "size_3d"),
+        ("count_word", "color_3d"),
+    ),
+    convergence=("lora_shared", "moe_individual"),
+    convergence_seeds=(0,),
     analysis=dict(
         batches_per_task=4,
         gradient_batch_size=4,
         group_by="layer",
-        routing_per_task=100,
+        routing_per_task=32,
         tsne_layers=r"mlp",
     ),
-    budget_check=("lora_shared", "moe_instance_top2"),
-    budget_check_iterations=4500,
 )

@@ -1,21 +1,22 @@
-"""Preparing and running the interference study's trainings (see :mod:`octavius.analysis.study.plan`).
+"""The interference study's runs: which trainings, their configs, and running them in parallel.
 
-- :func:`prepare_study_data` writes the synthetic set and, per task, its train and test samples
-  (``<data>/tasks/<task>_{train,test}.json``);
-- :func:`study_runs` lists the runs (one per method, one per task for the specialists) and
-  :func:`write_run_config` specialises the method's config for a run: its tasks, the data, the
-  budget, the work directory — written next to the run as ``config.py``;
-- :func:`run_jobs` trains and tests the runs with ``tools/train.py --test``, a few processes at a
-  time with one torch thread each, and skips runs that already have their ``metrics.json``.
+- :func:`study_runs` lists every run of a plan: per seed, the specialists (one per task), each
+  mixture method on every task, the shared LoRA on each task pair, and the to-convergence runs;
+- :func:`epoch_steps` is the budget rule: ``epochs × ⌈samples / batch⌉`` steps, so every task
+  sees each of its samples ``epochs`` times in any run;
+- :func:`write_run_config` specialises a method's config for a run (its tasks, the data, the
+  base LLM) and writes it as the run's ``config.py``; a run is reused only if its config and
+  spec did not change;
+- :func:`run_jobs` trains the runs that are not complete in a pool of worker processes
+  (:func:`octavius.analysis.study.trainer.train_run_safely`), one torch thread each.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import multiprocessing
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,28 +26,31 @@ from octavius.analysis.study.plan import StudyMethod, StudyPlan, StudyTask
 
 __all__ = [
     "StudyRun",
+    "epoch_steps",
     "final_checkpoint",
     "is_complete",
-    "prepare_study_data",
     "run_jobs",
     "study_runs",
     "write_run_config",
 ]
 
+VARIANTS = ("fair", "pair", "converge")
+
 
 @dataclass(frozen=True)
 class StudyRun:
-    """One training of the study: a method on some tasks for some iterations, in ``work_dir``.
+    """One training: a method on some tasks with one seed, in ``work_dir``.
 
-    ``budget_check`` runs train a method longer than the study's budget (reported apart).
+    ``variant``: ``"fair"`` (equal epochs), ``"pair"`` (shared LoRA on a task pair, equal
+    epochs) or ``"converge"`` (early stopping on the validation split).
     """
 
     name: str
     method: StudyMethod
     tasks: tuple[StudyTask, ...]
+    seed: int
     work_dir: Path
-    iterations: int
-    budget_check: bool = False
+    variant: str = "fair"
 
     @property
     def config(self) -> Path:
@@ -60,61 +64,60 @@ class StudyRun:
     def log(self) -> Path:
         return self.work_dir / "run.log"
 
+    def spec(self, plan: StudyPlan) -> dict[str, Any]:
+        """What the trainer needs (plain data, sent to a worker process)."""
+        budget = plan.budget
+        converge = self.variant == "converge"
+        names = [t.name for t in plan.tasks]
+        return {
+            "name": self.name,
+            "config": str(self.config),
+            "work_dir": str(self.work_dir),
+            "tasks": [t.name for t in self.tasks],
+            "task_ids": [names.index(t.name) for t in self.tasks],
+            "seed": self.seed,
+            "epochs": budget.max_epochs if converge else budget.epochs,
+            "patience": budget.patience if converge else None,
+            "batch_size": budget.batch_size,
+            "lr": budget.lr,
+        }
 
-def prepare_study_data(plan: StudyPlan, data_dir: str | os.PathLike) -> Path:
-    """Generate the synthetic set into ``data_dir`` and split it into per-task files.
 
-    Returns:
-        ``data_dir``; per-task files are ``tasks/<task>_<split>.json`` in it.
-    """
-    from octavius.testing.synthetic import make_synthetic
-
-    root = Path(data_dir)
-    tasks = sorted({t.generator_task for t in plan.tasks})
-    made = make_synthetic(root, tasks=tasks, progress=False, **plan.synthetic)
-    (root / "tasks").mkdir(exist_ok=True)
-    for split in ("train", "test"):
-        for task in plan.tasks:
-            samples = json.loads(made.annotations[f"{task.modality}_{split}"].read_text("utf-8"))
-            chosen = [s for s in samples if task.selects(s)]
-            if not chosen:
-                raise ValueError(
-                    f"study task {task.name!r} has no {split} sample; raise the synthetic set's "
-                    "num_images / num_scenes."
-                )
-            path = root / "tasks" / f"{task.name}_{split}.json"
-            path.write_text(json.dumps(chosen, indent=1) + "\n", encoding="utf-8")
-    return root
+def epoch_steps(samples_per_task: Sequence[int], epochs: int, batch_size: int) -> int:
+    """Optimizer steps of ``epochs`` passes over the union of the tasks' training samples."""
+    return epochs * math.ceil(sum(samples_per_task) / batch_size)
 
 
 def study_runs(plan: StudyPlan, runs_dir: str | os.PathLike) -> list[StudyRun]:
-    """Every run of the plan, the longer budget-check runs first (so they do not trail alone):
-    per-task runs for the specialists, one mixture run for every other method."""
+    """Every run of the plan, seed by seed, the mixture runs (longest) first within a seed."""
     root = Path(runs_dir)
-    iters = plan.budget.iterations
-    runs = []
-    for key in plan.budget_check:
-        method = next(m for m in plan.methods if m.key == key)
-        name = f"{key}_it{plan.budget_check_iterations}"
-        runs.append(
-            StudyRun(name, method, plan.tasks, root / name, plan.budget_check_iterations, True)
-        )
-    for method in plan.methods:
-        if method.per_task:
-            for task in plan.tasks:
-                name = f"{method.key}_{task.name}"
-                runs.append(StudyRun(name, method, (task,), root / name, iters))
-        else:
-            runs.append(StudyRun(method.key, method, plan.tasks, root / method.key, iters))
-    return runs
-
-
-def _relocate_assets(cfg: Any, root: Path) -> None:
-    """Point the model and tokenizers at tiny assets built under ``root``."""
-    cfg.quickstart.tiny_assets.root = str(root)
-    cfg.model.llm = str(root / "llama")
-    cfg.model.encoders.image.pretrained = str(root / "clip")
-    cfg.model.encoders.point_cloud.point_encoder.checkpoint = str(root / "point_bert.safetensors")
+    mixtures, pairs, singles = [], [], []
+    for seed in plan.seeds:
+        for variant in ("fair", "converge"):
+            suffix = f"s{seed}" if variant == "fair" else f"conv_s{seed}"
+            for method in plan.methods:
+                if variant == "converge" and not (
+                    method.per_task or method.key in plan.convergence
+                ):
+                    continue
+                if variant == "converge" and (
+                    seed not in plan.convergence_seeds or not plan.convergence
+                ):
+                    continue
+                if method.per_task:
+                    for task in plan.tasks:
+                        name = f"{method.key}_{task.name}_{suffix}"
+                        singles.append(StudyRun(name, method, (task,), seed, root / name, variant))
+                else:
+                    name = f"{method.key}_{suffix}"
+                    mixtures.append(StudyRun(name, method, plan.tasks, seed, root / name, variant))
+        shared = next((m for m in plan.methods if m.key == plan.shared_key), None)
+        for a, b in plan.pairs if shared is not None else ():
+            name = f"pair_{a}+{b}_s{seed}"
+            tasks = (plan.task(a), plan.task(b))
+            pairs.append(StudyRun(name, shared, tasks, seed, root / name, "pair"))
+    # Seed by seed (an interrupted study has whole seeds), the longest runs first within each.
+    return sorted(mixtures + pairs + singles, key=lambda r: r.seed)
 
 
 def _absolute(path: Any) -> str:
@@ -127,25 +130,40 @@ def write_run_config(
     data_dir: str | os.PathLike,
     repo_root: str | os.PathLike,
     assets_root: str | os.PathLike | None = None,
+    base_llm: str | os.PathLike | None = None,
 ) -> Path:
-    """Write ``run.config``: the method's config with the run's tasks, data, budget and work dir.
+    """Write ``run.config``: the method's config with the run's tasks, data and base LLM.
 
-    Relative asset paths of the config are made absolute (against the current directory, where
-    the study runs), so the run does not depend on the directory it is started from.
+    Args:
+        run: the run.
+        plan: its plan (budget and data enter the reuse key).
+        data_dir: the study data (``tasks/<task>_<split>.json``, ``images/``, ``scenes/``).
+        repo_root: where ``configs/study`` is.
+        assets_root: the tiny CLIP / Point-BERT (and, without ``base_llm``, LLaMA) assets;
+            the config's cache directory when ``None``.
+        base_llm: the stage-0 pretrained base; the config's LLM when ``None``.
     """
     from octavius.config import load_config
 
     cfg = load_config(Path(repo_root) / run.method.config)
     quick = dict(cfg.get("quickstart") or {})
-    cfg.quickstart = {"tiny_assets": dict(quick.get("tiny_assets") or {}), "test_after_train": True}
+    cfg.quickstart = {"tiny_assets": dict(quick.get("tiny_assets") or {})}
     if assets_root is not None:
-        _relocate_assets(cfg, Path(assets_root).resolve())
+        root = Path(assets_root).resolve()
+        cfg.quickstart.tiny_assets.root = str(root)
+        cfg.model.llm = str(root / "llama")
+        cfg.model.encoders.image.pretrained = str(root / "clip")
+        cfg.model.encoders.point_cloud.point_encoder.checkpoint = str(
+            root / "point_bert.safetensors"
+        )
     else:
         cfg.quickstart.tiny_assets.root = _absolute(cfg.quickstart.tiny_assets.root)
         cfg.model.llm = _absolute(cfg.model.llm)
         cfg.model.encoders.image.pretrained = _absolute(cfg.model.encoders.image.pretrained)
         encoder = cfg.model.encoders.point_cloud.point_encoder
         encoder.checkpoint = _absolute(encoder.checkpoint)
+    if base_llm is not None:
+        cfg.model.llm = _absolute(base_llm)
     template = dict(cfg.train_dataloader.dataset.datasets[0])
     common = {
         **template,
@@ -157,35 +175,31 @@ def write_run_config(
 
     def per_task(split: str) -> list[dict[str, Any]]:
         return [
-            dict(
-                common,
-                ann_file=f"tasks/{t.name}_{split}.json",
-                name=t.name,
-                test_mode=split == "test",
-            )
+            dict(common, ann_file=f"tasks/{t.name}_{split}.json", name=t.name,
+                 test_mode=split != "train")
             for t in run.tasks
-        ]
+        ]  # fmt: skip
 
     names = [t.name for t in run.tasks]
     cfg.train_dataloader.batch_size = plan.budget.batch_size
     cfg.train_dataloader.dataset = dict(
         type="MixtureDataset", datasets=per_task("train"), names=names
     )
+    cfg.val_dataloader = dict(
+        cfg.test_dataloader, dataset=dict(type="ConcatDataset", datasets=per_task("val"))
+    )
     cfg.test_dataloader.dataset = dict(type="ConcatDataset", datasets=per_task("test"))
-    iters = run.iterations
-    warmup = max(1, min(plan.budget.warmup, iters // 10))
-    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=iters)
-    cfg.param_scheduler[0].end = warmup
-    cfg.param_scheduler[1].update(begin=warmup, end=iters)
-    cfg.default_hooks.checkpoint.update(interval=iters, by_epoch=False, max_keep_ckpts=1)
-    cfg.default_hooks.logger.interval = max(1, min(100, iters // 5))
-    cfg.randomness = dict(seed=plan.budget.seed, deterministic=False)
+    cfg.randomness = dict(seed=run.seed, deterministic=False)
     cfg.work_dir = str(run.work_dir.resolve())
     run.work_dir.mkdir(parents=True, exist_ok=True)
     cfg.dump(str(run.config))
-    # A run is reused only if it was trained from this very config and data set.
     key = json.dumps(
-        {"config": run.config.read_text(encoding="utf-8"), "synthetic": plan.synthetic},
+        {
+            "config": run.config.read_text(encoding="utf-8"),
+            "spec": run.spec(plan),
+            "data": plan.data,
+            "base": plan.base,
+        },
         sort_keys=True,
         default=str,
     )
@@ -197,67 +211,58 @@ def write_run_config(
 
 
 def final_checkpoint(run: StudyRun) -> Path:
-    """The checkpoint the run ends with (``iter_<iterations>``)."""
-    return run.work_dir / f"iter_{run.iterations}"
+    """The checkpoint the run ends with (its best epoch in the to-convergence variant)."""
+    return run.work_dir / "final"
 
 
 def is_complete(run: StudyRun) -> bool:
-    """Whether the run has its final checkpoint and its ``metrics.json``."""
+    """Whether the run has its ``metrics.json`` and its final checkpoint."""
     return run.metrics.is_file() and final_checkpoint(run).exists()
 
 
 def run_jobs(
     runs: Sequence[StudyRun],
-    train_script: str | os.PathLike,
+    plan: StudyPlan,
     jobs: int = 2,
     force: bool = False,
     log: Callable[[str], None] = print,
-    poll: float = 2.0,
 ) -> dict[str, int]:
-    """Train and test every run, ``jobs`` processes at a time, each with one torch thread.
-
-    Args:
-        runs: the runs (their configs written).
-        train_script: ``tools/train.py``.
-        jobs: processes at once.
-        force: rerun runs that are already complete.
-        log: progress messages.
-        poll: seconds between checks of the running processes.
+    """Train every run that is not complete, ``jobs`` worker processes at a time.
 
     Returns:
         run name → exit status (0 for runs skipped because complete).
     """
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    from tqdm import tqdm
+
+    from octavius.analysis.study.trainer import train_run_safely
+
     pending = [r for r in runs if force or not is_complete(r)]
     status = {r.name: 0 for r in runs if r not in pending}
-    for name in status:
-        log(f"[study] {name}: complete, skipped")
-    running: dict[str, tuple[subprocess.Popen, float, Any]] = {}
-    while pending or running:
-        while pending and len(running) < max(1, jobs):
-            run = pending.pop(0)
-            run.metrics.unlink(missing_ok=True)
-            handle = run.log.open("w", encoding="utf-8")
-            command = [
-                sys.executable,
-                str(train_script),
-                str(run.config),
-                "--work-dir",
-                str(run.work_dir),
-                "--no-progress",
-            ]
-            process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
-            running[run.name] = (process, time.monotonic(), handle)
-            log(f"[study] {run.name}: started ({len(status) + len(running)}/{len(runs)})")
-        time.sleep(poll)
-        for name, (process, start, handle) in list(running.items()):
-            code = process.poll()
-            if code is None:
-                continue
-            handle.close()
-            del running[name]
-            status[name] = code
-            minutes = (time.monotonic() - start) / 60
-            outcome = "done" if code == 0 else f"FAILED (exit {code}, see its run.log)"
-            log(f"[study] {name}: {outcome} in {minutes:.1f} min")
+    if status:
+        log(f"[study] {len(status)} runs complete, skipped")
+    if not pending:
+        return status
+    for run in pending:
+        run.metrics.unlink(missing_ok=True)
+    specs = [r.spec(plan) for r in pending]
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    with tqdm(total=len(specs), desc="study runs", unit="run", mininterval=10) as bar:
+        if jobs <= 1:
+            results = map(train_run_safely, specs)
+            for name, code, minutes in results:
+                status[name] = code
+                bar.update()
+                log(
+                    f"[study] {name}: {'done' if code == 0 else 'FAILED, see its run.log'} in {minutes:.1f} min"
+                )
+        else:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(jobs, maxtasksperchild=None) as pool:
+                for name, code, minutes in pool.imap_unordered(train_run_safely, specs):
+                    status[name] = code
+                    bar.update()
+                    log(
+                        f"[study] {name}: {'done' if code == 0 else 'FAILED, see its run.log'} in {minutes:.1f} min"
+                    )
     return status
