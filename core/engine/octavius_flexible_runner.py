@@ -26,14 +26,10 @@ import torch
 from mmengine.runner import FlexibleRunner
 from torch.utils.data import DataLoader
 
-from octavius.checkpoints.errors import ResumeError
 from octavius.checkpoints.rng import capture_rng_state, restore_rng_state
-from octavius.checkpoints.runner_state import (
-    find_latest_checkpoint,
-    resume_runner,
-    save_runner_checkpoint,
-)
-from octavius.engine.console import console_info, quiet_console
+from octavius.checkpoints.runner_state import resume_runner, save_runner_checkpoint
+from octavius.engine.console import quiet_console
+from octavius.engine.runner import resume_from_work_dir
 from octavius.registry import RUNNERS
 
 _MMENGINE_CHECKPOINT_HOOK = ("CheckpointHook", "mmengine.CheckpointHook")
@@ -153,22 +149,7 @@ class OctaviusFlexibleRunner(FlexibleRunner):
         if self._has_loaded:
             return
         if self._resume and self._load_from is None and self.writes_octavius_checkpoints:
-            latest = find_latest_checkpoint(self.work_dir)
-            if latest is None:
-                if self._resume != "auto":
-                    raise ResumeError(
-                        f"--resume: nothing to resume in {self.work_dir} (no last_checkpoint and "
-                        "no iter_N/epoch_N checkpoint). Drop --resume to start a new run, pass "
-                        "the checkpoint with --resume PATH, or use --resume auto to start anew "
-                        "when there is none."
-                    )
-                self.logger.warning(
-                    f"No checkpoint in {self.work_dir} to resume from; starting a new run."
-                )
-            else:
-                console_info(self.logger, f"Resuming from {latest}")
-                self.resume(latest)
-                self._has_loaded = True
+            resume_from_work_dir(self)
             return
         super().load_or_resume()
 

@@ -147,22 +147,7 @@ class OctaviusRunner(Runner):
         if self._has_loaded:
             return
         if self._resume and self._load_from is None:
-            latest = find_latest_checkpoint(self.work_dir)
-            if latest is None:
-                if self._resume != "auto":
-                    raise ResumeError(
-                        f"--resume: nothing to resume in {self.work_dir} (no last_checkpoint and "
-                        "no iter_N/epoch_N checkpoint). Drop --resume to start a new run, pass "
-                        "the checkpoint with --resume PATH, or use --resume auto to start anew "
-                        "when there is none."
-                    )
-                self.logger.warning(
-                    f"No checkpoint in {self.work_dir} to resume from; starting a new run."
-                )
-            else:
-                console_info(self.logger, f"Resuming from {latest}")
-                self.resume(latest)
-                self._has_loaded = True
+            resume_from_work_dir(self)
             return
         super().load_or_resume()
 
@@ -193,3 +178,33 @@ class OctaviusRunner(Runner):
         checkpoint = load_runner_weights(self, filename, strict=strict, key_rules=revise_keys)
         self._has_loaded = True
         return checkpoint
+
+
+def resume_from_work_dir(runner: Any) -> None:
+    """Resume ``runner`` from the newest checkpoint of its work directory (``--resume``).
+
+    Shared by :class:`OctaviusRunner` and
+    :class:`~octavius.engine.octavius_flexible_runner.OctaviusFlexibleRunner`: with
+    ``resume='auto'`` and nothing to resume a new run starts with a warning; otherwise that is an
+    error.
+
+    Raises:
+        octavius.checkpoints.errors.ResumeError: ``resume=True`` and no checkpoint in the work
+            directory.
+    """
+    latest = find_latest_checkpoint(runner.work_dir)
+    if latest is None:
+        if runner._resume != "auto":
+            raise ResumeError(
+                f"--resume: nothing to resume in {runner.work_dir} (no last_checkpoint and "
+                "no iter_N/epoch_N checkpoint). Drop --resume to start a new run, pass "
+                "the checkpoint with --resume PATH, or use --resume auto to start anew "
+                "when there is none."
+            )
+        runner.logger.warning(
+            f"No checkpoint in {runner.work_dir} to resume from; starting a new run."
+        )
+        return
+    console_info(runner.logger, f"Resuming from {latest}")
+    runner.resume(latest)
+    runner._has_loaded = True
