@@ -47,6 +47,7 @@ model.encoders.point_cloud = dict(
     roi_source=dict(type="GTBoxRoISource"),
     num_rois=4,
     points_per_roi=32,
+    train_resampling=False,  # the RoI points of a scene are fixed, as in the feature cache
     num_queries=4,
     num_layers=2,
     num_heads=2,
@@ -57,12 +58,19 @@ model.adapters = dict(
     experts=dict(type="LoRAExperts", num_experts=1, rank=4, alpha=8.0, dropout=0.0),
     router=None,
 )
-model.generation = dict(max_new_tokens=40)  # box lists: about 25 tokens per object pair
+model.generation = dict(max_new_tokens=24)  # object lists: about 15 tokens for two objects
 
+# One short system prompt for every task — the one the stage-0 base was pretrained with — so a
+# sample is about 35 text tokens and the task is told only by its tag.
+study_system_prompt = "A chat between a curious human and an artificial intelligence assistant."
+config_variables = [*config_variables, "study_system_prompt"]
+_template = dict(
+    type="VicunaV1", system_prompts=dict(default=study_system_prompt), per_task_system=False
+)
 for _dataset in (train_dataloader.dataset.datasets[0], test_dataloader.dataset.datasets[0]):
-    _dataset.update(data_root=study_data_root, name="synthetic_2d")
+    _dataset.update(data_root=study_data_root, name="synthetic_2d", template=_template)
 for _dataset in (train_dataloader.dataset.datasets[1], test_dataloader.dataset.datasets[1]):
-    _dataset.update(data_root=study_data_root, name="synthetic_3d")
+    _dataset.update(data_root=study_data_root, name="synthetic_3d", template=_template)
 del _dataset
 # Counting and multiple-choice answers are both task "vqa": exact match scores either.
 test_evaluator = [dict(type="VQAAccuracy"), dict(type="ClassificationAccuracy")]

@@ -8,9 +8,11 @@ shapes, renderer, scenes and point sampler), but with the study's own questions 
   against ``2``);
 - **modality conflict**: ``shape_2d`` and ``shape_3d`` are the 2D and 3D versions of one question
   ("What is the shape of the largest object?"), answered with different vocabularies;
-- **length conflict**: ``detect_2d`` (a list of boxes, ~25 tokens) and ``exists_2d`` (``yes`` /
-  ``no``) are asked about the same images;
-- **control**: ``color_3d`` and ``size_3d`` ask about one object of a scene with questions and
+- **length conflict**: ``list_2d`` (a structured list of every object, left to right,
+  ``green square; red circle``) and ``exists_2d`` (``yes`` / ``no``) are asked about the same
+  images;
+- **control**: ``color_2d`` and ``color_3d`` ask the *same* question ("Which colour does the
+  cube have?") with the *same* answer words in the two modalities: tasks that agree, whose
   answer words no other task uses.
 
 Each question starts with its data set's tag (``[count_word] How many …``), the way mixed
@@ -35,16 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from octavius.testing.synthetic_2d import (
-    COLOURS,
-    SHAPES_2D,
-    format_box,
-    random_shapes,
-    render_image,
-)
+from octavius.testing.synthetic_2d import COLOURS, SHAPES_2D, random_shapes, render_image
 from octavius.testing.synthetic_3d import random_objects, sample_points
 
-__all__ = ["NUMBER_WORDS", "SPLITS", "TASK_KINDS", "task_samples", "write_study_data"]
+__all__ = [
+    "NUMBER_WORDS", "SPLITS", "TASK_KINDS", "task_samples", "write_study_data",
+]  # fmt: skip
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
@@ -53,11 +51,11 @@ TASK_KINDS: dict[str, str] = {
     "count_word": "2d",
     "count_digit": "2d",
     "shape_2d": "2d",
-    "detect_2d": "2d",
+    "list_2d": "2d",
     "exists_2d": "2d",
     "shape_3d": "3d",
+    "color_2d": "2d",
     "color_3d": "3d",
-    "size_3d": "3d",
 }
 _SEED_KIND = {"2d": 12, "3d": 13}
 
@@ -87,12 +85,11 @@ def task_samples(task: str, rng: np.random.Generator, item: str, world: list) ->
             task, item, "What is the shape of the largest object?", largest.shape,
             image=f"{item}.png", task_type="vqa",
         )  # fmt: skip
-    if task == "detect_2d":
-        answer = "; ".join(f"{s.name} {format_box(s.box)}" for s in world)
+    if task == "list_2d":
+        names = [s.name for s in sorted(world, key=lambda s: s.box[0] + s.box[2])]
         return _sample(
-            task, item, "Identify all the objects and give their bounding boxes.", answer,
-            image=f"{item}.png", task_type="detection",
-            meta={"gt_objects": [{"label": s.name, "box": list(s.box)} for s in world]},
+            task, item, "List all the objects, from left to right.", "; ".join(names),
+            image=f"{item}.png", task_type="vqa", meta={"gt_objects": [{"label": n} for n in names]},
         )  # fmt: skip
     if task == "exists_2d":
         present = {(s.colour, s.shape) for s in world}
@@ -106,6 +103,12 @@ def task_samples(task: str, rng: np.random.Generator, item: str, world: list) ->
             task, item, f"Is there a {colour} {shape}?", answer, image=f"{item}.png",
             task_type="vqa",
         )  # fmt: skip
+    if task == "color_2d":
+        target = world[int(rng.integers(len(world)))]
+        return _sample(
+            task, item, f"Which colour does the {target.shape} have?", target.colour,
+            image=f"{item}.png", task_type="vqa",
+        )  # fmt: skip
     scene = {"scene_id": item}
     if task == "shape_3d":
         largest = max(world, key=lambda o: o.box[3] * o.box[4] * o.box[5])
@@ -117,11 +120,6 @@ def task_samples(task: str, rng: np.random.Generator, item: str, world: list) ->
     if task == "color_3d":
         return _sample(
             task, item, f"Which colour does the {target.shape} have?", target.colour,
-            task_type="vqa", **scene,
-        )  # fmt: skip
-    if task == "size_3d":
-        return _sample(
-            task, item, f"How big is the {target.shape}?", target.size_word,
             task_type="vqa", **scene,
         )  # fmt: skip
     raise ValueError(f"unknown study task {task!r}; known: {sorted(TASK_KINDS)}.")

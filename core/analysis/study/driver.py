@@ -3,6 +3,8 @@
 :func:`run_study` is what ``tools/analysis/interference_study.py`` runs::
 
     WORK/base/                 stage 0: the pretrained tiny LLaMA (cached by its spec)
+    WORK/encoders/             stage 0: the pretrained image tower and point encoder (cached)
+    WORK/features/             the frozen encoders' features of every study item (cached)
     WORK/pilot/pilot.json      the pilot's step times (tiny base against SmolLM2)
     WORK/data/                 images, scenes, tasks/<task>_{train,val,test}.json
     WORK/runs/<run>/           config.py, run.log, final/ (checkpoint), metrics.json
@@ -136,6 +138,7 @@ def run_study(
     """
     from octavius.analysis.study.conflict_data import write_study_data
     from octavius.analysis.study.pretrain import pretrain_base
+    from octavius.analysis.study.pretrain_encoders import pretrain_encoders
     from octavius.testing.tiny_assets import build_tiny_assets, default_assets_root
 
     start = time.monotonic()
@@ -143,7 +146,7 @@ def run_study(
     repo = Path(repo_root)
     info: dict[str, Any] = {}
     assets = Path(assets_root) if assets_root is not None else default_assets_root()
-    build_tiny_assets(assets, point_bert=_point_bert_spec(repo))
+    tiny = build_tiny_assets(assets, point_bert=_point_bert_spec(repo))
     log(f"[study] stage 0: base LLM → {work / 'base'}")
     base = pretrain_base(work / "base", log=log, **plan.base)
     info["base"] = json.loads((base / "pretrain.json").read_text(encoding="utf-8"))
@@ -151,6 +154,15 @@ def run_study(
         from octavius.analysis.study.pilot import run_pilot
 
         info["pilot"] = run_pilot(work / "pilot", base, log=log)
+    log(f"[study] stage 0: encoders → {work / 'encoders'}")
+    encoders = pretrain_encoders(
+        work / "encoders", tiny.clip, _point_bert_spec(repo), log=log, **plan.encoders
+    )
+    info["encoders"] = {
+        kind: json.loads((Path(path).parent if kind == "point_bert" else Path(path)).joinpath(
+            "pretrain.json").read_text(encoding="utf-8"))
+        for kind, path in encoders.items()
+    }  # fmt: skip
     log(f"[study] data → {work / 'data'}")
     sizes = {k: plan.data[k] for k in ("train", "val", "test")}
     data_dir = write_study_data(
@@ -158,8 +170,12 @@ def run_study(
         plan.data.get("image_size", 32),
     )  # fmt: skip
     runs = study_runs(plan, work / "runs")
+    cache = _feature_cache(plan, runs, work, data_dir, repo, assets, base, encoders, log)
     for run in runs:
-        write_run_config(run, plan, data_dir, repo, assets, base_llm=base)
+        write_run_config(
+            run, plan, data_dir, repo, assets, base_llm=base, encoders=encoders,
+            feature_cache=cache,
+        )  # fmt: skip
     trained = len(runs) if force else sum(not is_complete(r) for r in runs)
     log(f"[study] {len(runs)} runs, {trained} to train, {jobs} workers")
     train_start = time.monotonic()
@@ -208,3 +224,40 @@ def _point_bert_spec(repo: Path) -> dict[str, Any]:
 
     cfg = load_config(repo / "configs" / "study" / "lora.py")
     return dict(cfg.quickstart.tiny_assets.point_bert)
+
+
+def _feature_cache(
+    plan: StudyPlan,
+    runs: list[StudyRun],
+    work: Path,
+    data_dir: Path,
+    repo: Path,
+    assets: Path,
+    base: Path,
+    encoders: dict[str, Path],
+    log: Callable[[str], None],
+) -> Path:
+    """Encode every item of every split once with the frozen encoders (``WORK/features``).
+
+    Every run reads its images and scenes from here (``feature_cache``), so no run pays for the
+    CLIP tower or the point encoder; the cache is keyed by the encoders' weights, so new weights
+    re-encode it.
+    """
+    from octavius.config import load_config
+    from octavius.features.build_cache import build_feature_cache
+
+    cache_run = dataclasses.replace(
+        runs[0], name="feature_cache", tasks=plan.tasks, work_dir=work / "features" / "config"
+    )
+    config = write_run_config(cache_run, plan, data_dir, repo, assets, base, encoders)
+    cfg = load_config(config)
+    cfg.train_dataloader.dataset.datasets = [
+        *cfg.train_dataloader.dataset.datasets,
+        *cfg.val_dataloader.dataset.datasets,
+        *cfg.test_dataloader.dataset.datasets,
+    ]
+    out = work / "features" / "store"
+    log(f"[study] feature cache → {out}")
+    report = build_feature_cache(cfg, out, progress=False)
+    log(f"[study] feature cache: encoded {report['encoded']}, reused {report['reused']}")
+    return out

@@ -42,7 +42,7 @@ __all__ = [
 SECTIONS: dict[str, str] = {
     "run": "How these numbers were made",
     "pilot": "Pilot: which base",
-    "base": "Stage 0: the pretrained base",
+    "base": "Stage 0: the pretrained base and encoders",
     "tasks": "Tasks",
     "methods": "Methods",
     "scores": "Scores, equal epochs (mean ± standard error over seeds)",
@@ -261,6 +261,28 @@ def study_sections(
         f"{_fmt(base.get('loss_first'), '.2f')} → {_fmt(base.get('loss_last'), '.2f')} | "
         f"{_fmt(base.get('minutes'), '.1f')} |",
     ]
+    encoders = info.get("encoders", {})
+    image, points = encoders.get("clip"), encoders.get("point_bert")
+    if image and points:
+        sections["base"] += [
+            "",
+            "The encoders, pretrained on perception of the world (items of their own, no "
+            "question) and frozen:",
+            "",
+            "| encoder | target | examples × steps × batch | loss first → last | held-out accuracy | minutes |",
+            "|---|---|---|---|---|---:|",
+            f"| CLIP tower (feature layer {image['feature_layer']}) | per patch, the coverage of "
+            f"each (colour, shape) object's box | {image['images']:,} × {image['steps']} × "
+            f"{image['batch_size']} | {_fmt(image['loss_first'], '.3f')} → "
+            f"{_fmt(image['loss_last'], '.3f')} | largest-coverage class of covered patches "
+            f"{100 * image['held_out_patch_accuracy']:.1f} %, empty patches "
+            f"{100 * image['held_out_background_accuracy']:.1f} % | {_fmt(image['minutes'], '.1f')} |",
+            f"| Point-BERT (RoI clouds of {points['points_per_roi']} points) | object shape and "
+            f"colour | {points['objects']:,} × {points['steps']} × {points['batch_size']} | "
+            f"{_fmt(points['loss_first'], '.3f')} → {_fmt(points['loss_last'], '.3f')} | shape "
+            f"{100 * points['held_out_shape_accuracy']:.1f} %, colour "
+            f"{100 * points['held_out_colour_accuracy']:.1f} % | {_fmt(points['minutes'], '.1f')} |",
+        ]
     rows = [
         "| task | group | modality | example question → answer | train / val / test | majority answer (%) |",
         "|---|---|---|---|---:|---:|",

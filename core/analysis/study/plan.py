@@ -83,11 +83,11 @@ class StudyBudget:
         max_epochs: epoch limit of the to-convergence variant.
     """
 
-    epochs: int = 3
+    epochs: int = 12
     batch_size: int = 8
     lr: float = 3e-3
-    patience: int = 2
-    max_epochs: int = 6
+    patience: int = 3
+    max_epochs: int = 16
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,12 @@ class StudyPlan:
             data order; base and data are fixed).
         data: items per split and the data seed (:func:`~octavius.analysis.study.conflict_data.write_study_data`).
         base: stage-0 arguments of :func:`~octavius.analysis.study.pretrain.pretrain_base`.
+        encoders: stage-0 arguments of
+            :func:`~octavius.analysis.study.pretrain_encoders.pretrain_encoders` (``image``,
+            ``points``: those of the image tower and of the point encoder).
         pairs: task pairs trained together with the shared LoRA (pair drops vs interference).
+        pair_seeds: the seeds of the pair runs (their drop is set against the specialists'
+            mean over all seeds).
         convergence: method keys also trained to convergence (with the specialists).
         convergence_seeds: the seeds of the to-convergence variant.
         analysis: options of the interference and routing analyses.
@@ -116,7 +121,9 @@ class StudyPlan:
     seeds: tuple[int, ...] = (0, 1, 2)
     data: dict[str, Any] = field(default_factory=dict)
     base: dict[str, Any] = field(default_factory=dict)
+    encoders: dict[str, Any] = field(default_factory=dict)
     pairs: tuple[tuple[str, str], ...] = ()
+    pair_seeds: tuple[int, ...] = (0,)
     convergence: tuple[str, ...] = ()
     convergence_seeds: tuple[int, ...] = (0,)
     analysis: dict[str, Any] = field(default_factory=dict)
@@ -161,10 +168,10 @@ DEFAULT_STUDY = StudyPlan(
         StudyTask("count_digit", "format", "count (digits)"),
         StudyTask("shape_2d", "modality", "shape 2D"),
         StudyTask("shape_3d", "modality", "shape 3D"),
-        StudyTask("detect_2d", "length", "boxes 2D"),
+        StudyTask("list_2d", "length", "object list 2D"),
         StudyTask("exists_2d", "length", "yes/no 2D"),
+        StudyTask("color_2d", "control", "colour 2D"),
         StudyTask("color_3d", "control", "colour 3D"),
-        StudyTask("size_3d", "control", "size 3D"),
     ),
     methods=(
         StudyMethod(
@@ -193,13 +200,14 @@ DEFAULT_STUDY = StudyPlan(
     ),
     budget=StudyBudget(),
     seeds=(0, 1, 2),
-    data=dict(train=40, val=16, test=40, seed=0, image_size=32),
+    data=dict(train=120, val=20, test=60, seed=0, image_size=32),
     base=dict(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=256, steps=120),
+    encoders=dict(image=dict(steps=3000), points=dict(steps=500)),
     pairs=(
         ("count_word", "count_digit"),
         ("shape_2d", "shape_3d"),
-        ("detect_2d", "exists_2d"),
-        ("color_3d", "size_3d"),
+        ("list_2d", "exists_2d"),
+        ("color_2d", "color_3d"),
         ("count_word", "color_3d"),
     ),
     convergence=("lora_shared", "moe_individual"),

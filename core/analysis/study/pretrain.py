@@ -5,9 +5,9 @@ makes the adapters learn the language and the task at once, so the study pretrai
 a LLaMA of width ``hidden_size`` and ``num_layers`` layers, all weights trained with next-token
 loss on a deterministic corpus (:func:`pretrain_corpus`) written in the world's language — scene
 descriptions in words, then questions about them in the Vicuna template with answers in *every*
-convention the tasks use (number words and digits, shape and colour names, sizes, yes / no, box
-lists). It never sees an image or a point cloud and none of the study's data-set tags, so what
-it brings to the study is language, not the tasks.
+convention the tasks use (number words and digits, shape and colour names, sizes, yes / no,
+lists of objects). It never sees an image or a point cloud and none of the study's data-set
+tags, so what it brings to the study is language, not the tasks.
 
 :func:`pretrain_base` caches the result by its spec (model size, corpus, steps, seed): a second
 call returns the directory at once.
@@ -25,16 +25,14 @@ import numpy as np
 import torch
 
 from octavius.testing.asset_cache import build_dir
-from octavius.testing.synthetic_2d import COLOURS, SHAPES_2D, format_box, join_words, random_shapes
+from octavius.testing.synthetic_2d import COLOURS, SHAPES_2D, join_words, random_shapes
 from octavius.testing.synthetic_3d import random_objects
 
-__all__ = ["pretrain_base", "pretrain_corpus"]
+__all__ = ["STUDY_SYSTEM_PROMPT", "pretrain_base", "pretrain_corpus"]
 
 _NUMBERS = ("zero", "one", "two", "three", "four", "five", "six")
-_SYSTEM = (
-    "A chat between a curious human and an artificial intelligence assistant. The assistant "
-    "gives helpful, detailed, and polite answers to the human's questions."
-)
+#: The system prompt of every document, and of every study sample (``configs/study/lora.py``).
+STUDY_SYSTEM_PROMPT = "A chat between a curious human and an artificial intelligence assistant."
 
 
 def _qa(question: str, answer: str) -> str:
@@ -65,11 +63,9 @@ def _document(rng: np.random.Generator) -> str:
     if hasattr(target, "size_word"):
         pool.append(_qa(f"How big is the {target.shape}?", target.size_word))
     else:
-        pool.append(
-            _qa("Give the boxes.", "; ".join(f"{o.name} {format_box(o.box)}" for o in world))
-        )
+        pool.append(_qa("List the objects.", "; ".join(o.name for o in world)))
     picks = rng.permutation(len(pool))[:3]
-    return " ".join([_SYSTEM, *lines, *(pool[i] for i in picks)])
+    return " ".join([STUDY_SYSTEM_PROMPT, *lines, *(pool[i] for i in picks)])
 
 
 def pretrain_corpus(num_documents: int, seed: int = 0) -> list[str]:
@@ -102,7 +98,7 @@ def pretrain_base(
     spec = dict(
         hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
         intermediate_size=intermediate_size, steps=steps, batch_size=batch_size,
-        seq_len=seq_len, lr=lr, num_documents=num_documents, seed=seed, corpus_version=1,
+        seq_len=seq_len, lr=lr, num_documents=num_documents, seed=seed, corpus_version=3,
     )  # fmt: skip
 
     def build(tmp: Path) -> None:

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 import multiprocessing
@@ -112,12 +114,20 @@ def study_runs(plan: StudyPlan, runs_dir: str | os.PathLike) -> list[StudyRun]:
                     name = f"{method.key}_{suffix}"
                     mixtures.append(StudyRun(name, method, plan.tasks, seed, root / name, variant))
         shared = next((m for m in plan.methods if m.key == plan.shared_key), None)
-        for a, b in plan.pairs if shared is not None else ():
+        for a, b in plan.pairs if shared is not None and seed in plan.pair_seeds else ():
             name = f"pair_{a}+{b}_s{seed}"
             tasks = (plan.task(a), plan.task(b))
             pairs.append(StudyRun(name, shared, tasks, seed, root / name, "pair"))
     # Seed by seed (an interrupted study has whole seeds), the longest runs first within each.
     return sorted(mixtures + pairs + singles, key=lambda r: r.seed)
+
+
+@functools.cache
+def _method_config(path: str) -> Any:
+    """A method's config, parsed once per process (a study writes dozens of runs of each)."""
+    from octavius.config import load_config
+
+    return load_config(path)
 
 
 def _absolute(path: Any) -> str:
@@ -131,6 +141,8 @@ def write_run_config(
     repo_root: str | os.PathLike,
     assets_root: str | os.PathLike | None = None,
     base_llm: str | os.PathLike | None = None,
+    encoders: dict[str, Path] | None = None,
+    feature_cache: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``run.config``: the method's config with the run's tasks, data and base LLM.
 
@@ -142,10 +154,14 @@ def write_run_config(
         assets_root: the tiny CLIP / Point-BERT (and, without ``base_llm``, LLaMA) assets;
             the config's cache directory when ``None``.
         base_llm: the stage-0 pretrained base; the config's LLM when ``None``.
+        encoders: the stage-0 pretrained encoders, ``dict(clip=dir, point_bert=file)``
+            (:func:`~octavius.analysis.study.pretrain_encoders.pretrain_encoders`).
+        feature_cache: a feature cache of the frozen encoders on the study data
+            (``tools/data/cache_features.py``), read by the training datasets.
     """
-    from octavius.config import load_config
+    from mmengine.config import Config
 
-    cfg = load_config(Path(repo_root) / run.method.config)
+    cfg = copy.deepcopy(_method_config(str(Path(repo_root) / run.method.config)))
     quick = dict(cfg.get("quickstart") or {})
     cfg.quickstart = {"tiny_assets": dict(quick.get("tiny_assets") or {})}
     if assets_root is not None:
@@ -164,6 +180,11 @@ def write_run_config(
         encoder.checkpoint = _absolute(encoder.checkpoint)
     if base_llm is not None:
         cfg.model.llm = _absolute(base_llm)
+    if encoders is not None:
+        cfg.model.encoders.image.pretrained = _absolute(encoders["clip"])
+        cfg.model.encoders.point_cloud.point_encoder.checkpoint = _absolute(encoders["point_bert"])
+    if feature_cache is not None:
+        cfg.feature_cache = _absolute(feature_cache)
     template = dict(cfg.train_dataloader.dataset.datasets[0])
     common = {
         **template,
@@ -192,13 +213,15 @@ def write_run_config(
     cfg.randomness = dict(seed=run.seed, deterministic=False)
     cfg.work_dir = str(run.work_dir.resolve())
     run.work_dir.mkdir(parents=True, exist_ok=True)
-    cfg.dump(str(run.config))
+    # Unformatted: yapf would take seconds per config, and a study writes dozens of them.
+    Config(cfg.to_dict(), format_python_code=False).dump(str(run.config))
     key = json.dumps(
         {
             "config": run.config.read_text(encoding="utf-8"),
             "spec": run.spec(plan),
             "data": plan.data,
             "base": plan.base,
+            "encoders": plan.encoders,
         },
         sort_keys=True,
         default=str,

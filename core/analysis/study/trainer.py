@@ -13,8 +13,8 @@ imports once and trains run after run (:func:`train_run`), each from the run's o
 - **task ids** are the run's task indices in the plan, so the individual (oracle) router maps
   each task to its own expert.
 
-Scores are per test sample (exact match of the normalised answer, or detection recall at IoU 0.5
-for box answers), so the results can be bootstrapped over samples. The run writes
+Scores are per test sample (exact match of the normalised answer, or the F1 of the listed objects
+for ``list_2d``), so the results can be bootstrapped over samples. The run writes
 ``metrics.json`` and its final checkpoint (``final/``, loadable with
 :func:`octavius.loading.load_model`).
 """
@@ -42,14 +42,14 @@ def normalise_answer(text: str) -> str:
 
 
 def answer_score(prediction: str, sample: Mapping[str, Any]) -> float:
-    """100 × exact match, or 100 × detection recall at IoU 0.5 (class-aware) for box answers."""
+    """100 × exact match of the normalised answer; for object lists (``list_2d``), 100 × the F1
+    of the predicted ``;``-separated objects against the reference ones (order aside)."""
     meta = sample.get("meta") or {}
     if "gt_objects" in meta:
-        from octavius.evaluation.box_parsing import Box, match_boxes, parse_boxes
-
-        refs = [Box(tuple(o["box"]), o["label"]) for o in meta["gt_objects"]]
-        preds = parse_boxes(prediction, vocabulary={r.label for r in refs})
-        return 100.0 * len(match_boxes(preds, refs, 0.5, True)) / max(1, len(refs))
+        refs = {normalise_answer(o["label"]) for o in meta["gt_objects"]}
+        preds = {normalise_answer(item) for item in prediction.split(";") if item.strip()}
+        hits = len(refs & preds)
+        return 0.0 if not hits else 100.0 * 2 * hits / (len(refs) + len(preds))
     answer = sample["conversations"][-1]["value"]
     return 100.0 * float(normalise_answer(prediction) == normalise_answer(answer))
 
@@ -68,14 +68,19 @@ class _WithTaskId(torch.utils.data.Dataset):
 
 
 def _datasets(cfg: Any, split: str, task_ids: Sequence[int]) -> list[_WithTaskId]:
+    """The run's per-task datasets of ``split``; every split reads the study's feature cache of
+    the frozen encoders when the config names one (the cache holds all three splits)."""
     from mmengine.registry import DefaultScope
 
     from octavius.registry import DATASETS
 
     key = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader"}[split]
     configs = cfg[key].dataset.datasets
+    cache = {"feature_cache": cfg.feature_cache} if cfg.get("feature_cache") else {}
     with DefaultScope.overwrite_default_scope("octavius"):
-        return [_WithTaskId(DATASETS.build(dict(c)), t) for c, t in zip(configs, task_ids)]
+        return [
+            _WithTaskId(DATASETS.build({**dict(c), **cache}), t) for c, t in zip(configs, task_ids)
+        ]
 
 
 def _evaluate(
